@@ -1,0 +1,3 @@
+"""Project-wide test configuration: pytester for the plugin's end-to-end tests."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,150 @@
+"""The plugin's fixtures.  Their names are part of the interface.
+
+* ``runtime_profile`` — the :class:`~pytest_gil.profile.RuntimeProfile` of this run;
+* ``gil_calibration`` — task sizes that take 50 ms × ``--gil-scale`` here (shared by xdist
+  workers);
+* ``thread_runner`` — a :class:`~pytest_gil.runners.ThreadRunner`: threads released together
+  by a barrier, every thread joined at teardown;
+* ``process_pool`` — a warm process pool for the session, sized to the usable CPUs, rebuilt if
+  a worker died;
+* ``executor_factory`` — ``executor_factory("thread" | "process" | "interpreter",
+  max_workers=...)``; everything it made is shut down at teardown;
+* ``gil_claim`` — the :class:`~pytest_gil.claims.ClaimContext` of the test's ``claim`` marker.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from . import settings
+from .claims import ClaimContext, context_for
+from .pools import ManagedProcessPool, make_executor, terminate_executor
+from .profile import RuntimeProfile
+from .profile import runtime_profile as _runtime_profile
+from .runners import ThreadRunner
+from .workloads import Calibration
+
+__all__ = [
+    "CALL_REPORT",
+    "SHARED",
+    "executor_factory",
+    "gil_calibration",
+    "gil_claim",
+    "process_pool",
+    "runtime_profile",
+    "thread_runner",
+]
+
+CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+"""The call-phase report of an item, so fixture teardown knows whether the test failed."""
+
+SHARED = pytest.StashKey[Any]()
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    rep = request.node.stash.get(CALL_REPORT, None)
+    return rep is None or not rep.passed
+
+
+@pytest.fixture(name="runtime_profile", scope="session")
+def runtime_profile_fixture() -> RuntimeProfile:
+    """The interpreter and machine this run measures (version, build, GIL state, usable CPUs,
+    start methods, sub-interpreter API).  Injected fields (``PYTEST_GIL_PROFILE``) show as
+    ``profile.injected``."""
+    return _runtime_profile()
+
+
+@pytest.fixture(scope="session")
+def gil_calibration(pytestconfig: pytest.Config) -> Calibration:
+    """Workload sizes for one task of 50 ms × ``--gil-scale`` on this interpreter:
+    ``calc_n``, ``sha256_bytes``, ``zlib_bytes``.  Computed once per run and shared with the
+    other xdist workers."""
+    shared = pytestconfig.stash[SHARED]
+    prof = _runtime_profile()
+    return shared.calibration(settings.current().scale, prof.tag)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def thread_runner() -> Iterator[ThreadRunner]:
+    """Run callables in N threads released together by a barrier::
+
+        def test_two_threads(thread_runner):
+            timeline = thread_runner.run(calc, 1_000_000, workers=2)
+            assert timeline.results == [1_000_000] * 2
+
+    Every thread is joined at teardown, also when the test failed.
+    """
+    runner = ThreadRunner()
+    try:
+        yield runner
+    finally:
+        alive = runner.close()
+        if alive:
+            names = ", ".join(t.name for t in alive)
+            pytest.fail(
+                f"thread_runner: {len(alive)} thread(s) still running after 30 s: {names}",
+                pytrace=False,
+            )
+
+
+@pytest.fixture(scope="session")
+def process_pool(runtime_profile: RuntimeProfile) -> Iterator[ManagedProcessPool]:
+    """A warm process pool for the session, one worker per usable CPU, started with
+    ``--gil-start-method``.  Rebuilt transparently if a worker died.  Pass it to
+    ``run_tasks("process", ..., executor=process_pool)`` or ``measure_scaling``."""
+    pool = ManagedProcessPool(max(1, runtime_profile.usable_cpus), settings.current().start_method)
+    try:
+        yield pool
+    finally:
+        terminate_executor(pool, wait=False)
+
+
+@pytest.fixture
+def executor_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., cf.Executor]]:
+    """Make ``concurrent.futures`` executors that are cleaned up at teardown::
+
+        def test_pool(executor_factory):
+            ex = executor_factory("process", max_workers=2)
+            assert ex.submit(pow, 2, 10).result() == 1024
+
+    Kinds: ``"thread"``, ``"process"`` (``--gil-start-method``), ``"interpreter"``
+    (sub-interpreters, skipped where none exist).  At teardown every executor is shut down;
+    if the test failed, pending futures are cancelled and process workers terminated.
+    """
+    made: list[cf.Executor] = []
+
+    def factory(kind: str, max_workers: int | None = None, **kwargs: Any) -> cf.Executor:
+        workers = max_workers if max_workers is not None else max(1, _runtime_profile().usable_cpus)
+        start_method = kwargs.pop("start_method", settings.current().start_method)
+        if kwargs:
+            raise TypeError(f"executor_factory got unexpected arguments {sorted(kwargs)}")
+        ex = make_executor(kind, workers, start_method)
+        made.append(ex)
+        return ex
+
+    try:
+        yield factory
+    finally:
+        failed = _failed(request)
+        for ex in reversed(made):
+            terminate_executor(ex, wait=not failed)
+
+
+@pytest.fixture
+def gil_claim(request: pytest.FixtureRequest) -> ClaimContext:
+    """The claim named by the test's ``@pytest.mark.claim(id)`` marker: its expectation on
+    this runtime (``gil_claim.expected``) and ``decide`` / ``functional`` to record the
+    measured verdict and assert it."""
+    marker = request.node.get_closest_marker("claim")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the gil_claim fixture needs @pytest.mark.claim(\"<id>\")"
+        )
+    try:
+        return context_for(marker.args[0], _runtime_profile(), request.node.nodeid)
+    except KeyError as exc:
+        raise pytest.UsageError(f"{request.node.nodeid}: {exc.args[0]}") from None

@@ -1,0 +1,328 @@
+"""Machine noise, read once per measured round.
+
+A timing is only as good as the CPU the measured code actually got.  Each round takes a
+:class:`Snapshot` before and after and turns the pair into a :class:`NoiseReading`:
+
+* **foreign CPU** (in CPUs): all-CPU busy time from ``/proc/stat`` (user, nice, system, irq,
+  softirq, steal; guest time is already inside user) minus our own CPU time
+  (``time.process_time()`` plus the CPU time tasks report from other processes, e.g. pool
+  workers), divided by the round's wall time;
+* **steal** fraction: steal jiffies / all jiffies (a hypervisor gave our vCPUs to someone
+  else);
+* **throttled**: the cgroup's ``cpu.stat`` ``nr_throttled`` grew (v2: ``throttled_usec`` too;
+  v1: ``throttled_time``), in our cgroup or a parent (a parent's quota limits us too);
+* the **runnable** count of ``/proc/loadavg`` (recorded, not judged: it includes our own
+  threads);
+* the **serial phase's CPU/wall** ratio, supplied by the engine: the share of a core the
+  serial phase got.
+
+A round is *suspect* (``NoiseReading.suspect``) when, as in ``MEASURING.md``:
+
+* serial CPU/wall < 0.9 for CPU-bound work — the serial phase, which should own a core,
+  waited for one more than 10% of the time (measured 0.98–1.01 on a quiet machine);
+* foreign CPU > 0.25 CPU, after subtracting the tick quantisation (below) — one busy
+  background process reads ≈ 1.0 CPU and pushed a 2-process speedup from ~1.9 to 1.34–1.40
+  on 2 CPUs; a quarter of a CPU is well above the ~0.02 a quiet machine shows;
+* steal > 5% of all CPU time;
+* any cgroup throttling during the round.
+
+Quantisation: ``/proc/stat`` counts in ticks (``SC_CLK_TCK``, usually 100 Hz); each CPU's
+counter can be off by one tick at each end of an interval, so the all-CPU busy delta is
+uncertain by up to ``n_cpus / CLK_TCK`` seconds.  The foreign reading is reported as
+measured, and the suspect test uses ``foreign − n_cpus / (CLK_TCK · wall)``: only load that
+is certainly above the threshold marks a round.
+
+Where ``/proc`` does not exist (macOS, Windows) every reading is ``None`` and nothing is
+suspect: the statistics alone must then carry the verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FOREIGN_CPU_MAX",
+    "SERIAL_CPU_MIN",
+    "STEAL_MAX",
+    "NoiseMeter",
+    "NoiseReading",
+    "Snapshot",
+    "reading",
+    "snapshot",
+]
+
+SERIAL_CPU_MIN = 0.9
+"""A CPU-bound serial phase below this CPU/wall ratio waited for a core (quiet: 0.98–1.01)."""
+
+FOREIGN_CPU_MAX = 0.25
+"""CPUs of others' work during a round above which the round is suspect (quiet: ~0.02; one
+busy process: ~1.0)."""
+
+STEAL_MAX = 0.05
+"""Fraction of CPU time stolen by the hypervisor above which a round is suspect."""
+
+_PROC_STAT = Path("/proc/stat")
+_PROC_LOADAVG = Path("/proc/loadavg")
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _clk_tck() -> int:
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (AttributeError, ValueError, OSError):
+        return 100  # the Linux USER_HZ on every mainstream architecture
+
+
+_CLK_TCK = _clk_tck()
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Counters at one instant.  ``busy``/``steal``/``total`` in seconds summed over all CPUs
+    (None without ``/proc/stat``); ``throttled_*`` summed over our cgroup and its parents (None
+    without a readable ``cpu.stat``)."""
+
+    wall: float
+    own_cpu: float
+    busy: float | None
+    steal: float | None
+    total: float | None
+    n_cpus: int | None
+    throttled_periods: int | None
+    throttled_usec: float | None
+    runnable: int | None
+
+
+def _read_proc_stat(path: Path = _PROC_STAT) -> tuple[float, float, float, int] | None:
+    """(busy, steal, total) seconds over all CPUs and the number of CPU lines."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("cpu "):
+        return None
+    try:
+        f = [int(x) for x in lines[0].split()[1:]]
+    except ValueError:
+        return None
+    f += [0] * (8 - len(f))
+    # user nice system idle iowait irq softirq steal [guest guest_nice] (guest ⊂ user)
+    user, nice, system, idle, iowait, irq, softirq, steal = f[:8]
+    busy = user + nice + system + irq + softirq + steal
+    total = busy + idle + iowait
+    n = sum(1 for ln in lines[1:] if ln.startswith("cpu") and ln[3:4].isdigit())
+    return busy / _CLK_TCK, steal / _CLK_TCK, total / _CLK_TCK, max(n, 1)
+
+
+def _cgroup_stat_files(root: Path = _CGROUP_ROOT) -> list[Path]:
+    """``cpu.stat`` files of our cgroup and its parents (v2 unified and v1 ``cpu``)."""
+    try:
+        text = Path("/proc/self/cgroup").read_text()
+    except OSError:
+        return []
+    out: list[Path] = []
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, rel = parts
+        if controllers == "":
+            bases = [root, root / "unified"]
+        elif "cpu" in controllers.split(","):
+            bases = [root / controllers, root / "cpu,cpuacct", root / "cpu"]
+        else:
+            continue
+        for base in bases:
+            if not base.is_dir():
+                continue
+            d = base / rel.lstrip("/")
+            while True:
+                f = d / "cpu.stat"
+                if f.is_file() and f not in out:
+                    out.append(f)
+                if d == base or d.parent == d:
+                    break
+                d = d.parent
+            break
+    return out
+
+
+def _read_throttling(files: list[Path]) -> tuple[int, float] | None:
+    if not files:
+        return None
+    periods, usec, found = 0, 0.0, False
+    for f in files:
+        try:
+            text = f.read_text()
+        except OSError:
+            continue
+        for ln in text.splitlines():
+            key, _, val = ln.partition(" ")
+            try:
+                if key == "nr_throttled":
+                    periods += int(val)
+                    found = True
+                elif key == "throttled_usec":  # v2
+                    usec += float(val)
+                elif key == "throttled_time":  # v1, nanoseconds
+                    usec += float(val) / 1000.0
+            except ValueError:
+                continue
+    return (periods, usec) if found else None
+
+
+def _read_runnable(path: Path = _PROC_LOADAVG) -> int | None:
+    try:
+        return int(path.read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_stat_files: list[Path] | None = None
+
+
+def snapshot() -> Snapshot:
+    """Read every counter now (a few small file reads, ~50 µs on Linux)."""
+    global _stat_files
+    if _stat_files is None:
+        _stat_files = _cgroup_stat_files()
+    ps = _read_proc_stat()
+    thr = _read_throttling(_stat_files)
+    return Snapshot(
+        wall=time.perf_counter(),
+        own_cpu=time.process_time(),
+        busy=ps[0] if ps else None,
+        steal=ps[1] if ps else None,
+        total=ps[2] if ps else None,
+        n_cpus=ps[3] if ps else None,
+        throttled_periods=thr[0] if thr else None,
+        throttled_usec=thr[1] if thr else None,
+        runnable=_read_runnable(),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseReading:
+    """The noise of one round (``None`` = not measurable on this system)."""
+
+    wall: float
+    own_cpu: float
+    foreign_cpu: float | None
+    steal: float | None
+    throttled: bool | None
+    throttled_usec: float | None
+    runnable: int | None
+    serial_cpu_ratio: float | None
+    suspect: bool
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 4)
+
+        return {
+            "foreign_cpu": r(self.foreign_cpu),
+            "steal": r(self.steal),
+            "throttled": self.throttled,
+            "throttled_usec": r(self.throttled_usec),
+            "runnable": self.runnable,
+            "serial_cpu_ratio": r(self.serial_cpu_ratio),
+            "suspect": self.suspect,
+            "reasons": list(self.reasons),
+        }
+
+    def __str__(self) -> str:
+        parts = []
+        if self.foreign_cpu is not None:
+            parts.append(f"foreign {self.foreign_cpu:.2f} CPU")
+        if self.steal is not None:
+            parts.append(f"steal {self.steal:.1%}")
+        if self.throttled:
+            parts.append("throttled")
+        if self.serial_cpu_ratio is not None:
+            parts.append(f"serial CPU/wall {self.serial_cpu_ratio:.2f}")
+        text = ", ".join(parts) or "no noise readings on this system"
+        return f"{text} — suspect: {'; '.join(self.reasons)}" if self.suspect else text
+
+
+def reading(
+    before: Snapshot,
+    after: Snapshot,
+    *,
+    other_cpu: float = 0.0,
+    serial_cpu_ratio: float | None = None,
+    cpu_bound: bool = True,
+) -> NoiseReading:
+    """Turn two snapshots into a reading.
+
+    ``other_cpu``: CPU seconds our work used in *other* processes (pool workers) during the
+    interval.  ``serial_cpu_ratio``: CPU/wall of the serial phase.  ``cpu_bound=False``
+    (sleeping/IO work) drops the serial-CPU criterion — waiting work has CPU/wall ≈ 0 — and the
+    foreign-CPU criterion: others' computing does not delay a sleep.
+    """
+    wall = max(after.wall - before.wall, 1e-9)
+    own = (after.own_cpu - before.own_cpu) + max(other_cpu, 0.0)
+    reasons: list[str] = []
+    foreign: float | None = None
+    steal: float | None = None
+    if (before.busy is not None and after.busy is not None and before.total is not None
+            and after.total is not None and before.steal is not None
+            and after.steal is not None):
+        foreign = ((after.busy - before.busy) - own) / wall
+        n_cpus = after.n_cpus or 1
+        allowance = n_cpus / (_CLK_TCK * wall)  # tick quantisation, see the module doc
+        if cpu_bound and foreign - allowance > FOREIGN_CPU_MAX:
+            reasons.append(f"foreign load {foreign:.2f} CPU > {FOREIGN_CPU_MAX}")
+        d_total = after.total - before.total
+        steal = (after.steal - before.steal) / d_total if d_total > 0 else 0.0
+        if steal > STEAL_MAX:
+            reasons.append(f"steal {steal:.1%} > {STEAL_MAX:.0%}")
+    throttled: bool | None = None
+    throttled_usec: float | None = None
+    if before.throttled_periods is not None and after.throttled_periods is not None:
+        throttled = after.throttled_periods > before.throttled_periods
+        if before.throttled_usec is not None and after.throttled_usec is not None:
+            throttled_usec = after.throttled_usec - before.throttled_usec
+        if throttled:
+            reasons.append("cgroup CPU throttling")
+    if cpu_bound and serial_cpu_ratio is not None and serial_cpu_ratio < SERIAL_CPU_MIN:
+        reasons.append(f"serial phase got {serial_cpu_ratio:.2f} CPU/wall < {SERIAL_CPU_MIN}")
+    # Without /proc/stat the serial ratio alone cannot be trusted either way; keep it as a
+    # record but judge only where the system gives us counters.
+    if foreign is None and throttled is None:
+        reasons = []
+    return NoiseReading(
+        wall=wall,
+        own_cpu=own,
+        foreign_cpu=foreign,
+        steal=steal,
+        throttled=throttled,
+        throttled_usec=throttled_usec,
+        runnable=after.runnable,
+        serial_cpu_ratio=serial_cpu_ratio,
+        suspect=bool(reasons),
+        reasons=tuple(reasons),
+    )
+
+
+class NoiseMeter:
+    """Convenience wrapper: ``m = NoiseMeter(); m.start(); ...; r = m.stop(...)``."""
+
+    def __init__(self) -> None:
+        self._before: Snapshot | None = None
+
+    def start(self) -> None:
+        self._before = snapshot()
+
+    def stop(self, *, other_cpu: float = 0.0, serial_cpu_ratio: float | None = None,
+             cpu_bound: bool = True) -> NoiseReading:
+        if self._before is None:
+            raise RuntimeError("NoiseMeter.stop() before start()")
+        before, self._before = self._before, None
+        return reading(before, snapshot(), other_cpu=other_cpu,
+                       serial_cpu_ratio=serial_cpu_ratio, cpu_bound=cpu_bound)

@@ -1,0 +1,181 @@
+"""Command-line options and their ini twins, with validators that name where a bad value came
+from.  Precedence: command line > ini file > default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from . import settings
+
+__all__ = ["OPTIONS", "addoption", "read_settings"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    name: str  # without the leading dashes, e.g. "gil-scale"
+    help: str
+    default: Any
+    validate: Callable[[str, str], Any]
+    metavar: str = ""
+    choices: tuple[str, ...] = ()
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def _number(lo: float, hi: float, *, lo_open: bool = True, what: str = "") -> Callable[..., Any]:
+    def check(value: str, where: str) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            x = math.nan
+        ok = math.isfinite(x) and (x > lo if lo_open else x >= lo) and x <= hi
+        if not ok:
+            left = "(" if lo_open else "["
+            raise pytest.UsageError(
+                f"invalid value {value!r} for {where}: expected a number in "
+                f"{left}{lo:g}, {hi:g}]{what}"
+            )
+        return x
+
+    return check
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def check(value: str, where: str) -> str:
+        if value not in choices:
+            raise pytest.UsageError(
+                f"invalid value {value!r} for {where}: choose from {', '.join(choices)}"
+            )
+        return value
+
+    return check
+
+
+def _start_method(value: str, where: str) -> str:
+    available = tuple(multiprocessing.get_all_start_methods())
+    if value not in available:
+        raise pytest.UsageError(
+            f"invalid value {value!r} for {where}: start methods available on this platform "
+            f"are {', '.join(available)}"
+        )
+    return value
+
+
+def _path(value: str, where: str) -> str:
+    if not str(value).strip():
+        raise pytest.UsageError(f"invalid value {value!r} for {where}: expected a directory")
+    return str(value)
+
+
+def _flag(value: str, where: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise pytest.UsageError(f"invalid value {value!r} for {where}: expected true or false")
+
+
+OPTIONS = (
+    Option(
+        "gil-scale",
+        "Multiply the calibrated task duration (50 ms at 1.0). Larger is slower and steadier.",
+        1.0,
+        # Above 100 one task lasts 5 s and a check minutes: certainly a typo.
+        _number(0, 100, what=" (1 = 50 ms tasks)"),
+        "FACTOR",
+    ),
+    Option(
+        "gil-budget",
+        "Seconds one check may take before it stops as inconclusive.",
+        settings.DEFAULT_BUDGET,
+        _number(0, 3600),
+        "SECONDS",
+    ),
+    Option(
+        "gil-alpha",
+        "Significance level to confirm a claim; refuting uses a tenth of it.",
+        settings.DEFAULT_ALPHA,
+        # α ≥ 0.5 would confirm on a coin toss.
+        _number(0, 0.2, what=" (e.g. 0.001)"),
+        "ALPHA",
+    ),
+    Option(
+        "gil-report",
+        "Directory for the JSON, HTML and Markdown reports (none are written when unset).",
+        None,
+        _path,
+        "DIR",
+    ),
+    Option(
+        "gil-inconclusive",
+        "What an inconclusive measurement does to its test.",
+        "skip",
+        _choice(settings.INCONCLUSIVE_POLICIES),
+        choices=settings.INCONCLUSIVE_POLICIES,
+    ),
+    Option(
+        "gil-start-method",
+        "multiprocessing start method for process workers (default: the platform's).",
+        None,
+        _start_method,
+        "METHOD",
+    ),
+    Option(
+        "gil-fail-on-gil-reenabled",
+        "Fail a measuring test whose results ran with the GIL re-enabled by an import "
+        "(free-threaded builds).",
+        False,
+        _flag,
+    ),
+)
+
+
+def addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gil", "pytest-gil: measure concurrency claims")
+    for opt in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": opt.dest, "default": None}
+        help_text = f"{opt.help} Default: {opt.default!r}."
+        if opt.choices:
+            kwargs["metavar"] = "{" + ",".join(opt.choices) + "}"
+        elif opt.metavar:
+            kwargs["metavar"] = opt.metavar
+        if opt.validate is _flag:
+            kwargs["action"] = "store_const"
+            kwargs["const"] = "true"
+        group.addoption(f"--{opt.name}", help=help_text, **kwargs)
+        parser.addini(opt.dest, help=help_text, default=None)
+
+
+def read_settings(config: pytest.Config) -> settings.Settings:
+    """Validate every option (command line first, then ini) into :class:`Settings`."""
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        cli = config.getoption(opt.dest)
+        if cli is not None:
+            values[opt.dest] = opt.validate(cli, f"--{opt.name} (command line)")
+            continue
+        ini = config.getini(opt.dest)
+        if ini not in (None, "", []):
+            src = f"{config.inipath}" if config.inipath else "the ini file"
+            values[opt.dest] = opt.validate(str(ini), f"{opt.dest} (ini option in {src})")
+        else:
+            values[opt.dest] = opt.default
+    return settings.Settings(
+        scale=values["gil_scale"],
+        budget=values["gil_budget"],
+        alpha=values["gil_alpha"],
+        inconclusive=values["gil_inconclusive"],
+        start_method=values["gil_start_method"],
+        report_dir=values["gil_report"],
+        fail_on_gil_reenabled=values["gil_fail_on_gil_reenabled"],
+    )

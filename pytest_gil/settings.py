@@ -1,0 +1,94 @@
+"""Run-wide settings shared by the plugin, the engine and the claims (one place, no globals
+scattered across modules).
+
+Outside pytest the defaults below apply; the plugin replaces them from its options in
+``pytest_configure`` (:func:`configure`) and restores them at ``pytest_unconfigure``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+__all__ = [
+    "ALPHA_REFUTE_RATIO",
+    "DEFAULT_ALPHA",
+    "DEFAULT_BUDGET",
+    "INCONCLUSIVE_POLICIES",
+    "Settings",
+    "configure",
+    "current",
+    "exclusive",
+]
+
+InconclusivePolicy = Literal["skip", "xfail", "fail", "pass"]
+INCONCLUSIVE_POLICIES: tuple[str, ...] = ("skip", "xfail", "fail", "pass")
+
+DEFAULT_ALPHA = 1e-3
+"""α to *confirm* a claim: the chance of confirming a claim that is in fact false."""
+
+ALPHA_REFUTE_RATIO = 0.1
+"""α to *refute* = α to confirm × this ratio (1e-4 by default): a false failure of a correct
+claim must be rarer than a false pass, because a failing test is what people act on."""
+
+DEFAULT_BUDGET = 15.0
+"""Seconds one check may take.  The longest schedule is 20 paired rounds; at the default 50 ms
+per task and up to 4 tasks per phase a round takes ≤ 0.4 s serial + the parallel phase, so
+20 rounds fit in about 8–10 s; 15 s leaves room for a loaded machine."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the options of the current run say (defaults outside pytest)."""
+
+    scale: float = 1.0
+    budget: float = DEFAULT_BUDGET
+    alpha: float = DEFAULT_ALPHA
+    inconclusive: str = "skip"
+    start_method: str | None = None
+    report_dir: str | None = None
+    fail_on_gil_reenabled: bool = False
+
+    @property
+    def alpha_confirm(self) -> float:
+        return self.alpha
+
+    @property
+    def alpha_refute(self) -> float:
+        return self.alpha * ALPHA_REFUTE_RATIO
+
+
+_current = Settings()
+_lock_factory: Callable[[], contextlib.AbstractContextManager[object]] | None = None
+
+
+def current() -> Settings:
+    """The settings in force."""
+    return _current
+
+
+def configure(
+    settings: Settings,
+    lock_factory: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+) -> Settings:
+    """Install ``settings`` (and the cross-worker lock); returns the previous settings."""
+    global _current, _lock_factory
+    previous = _current
+    _current = settings
+    _lock_factory = lock_factory
+    return previous
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold the cross-worker measurement lock (a no-op outside an xdist run).
+
+    Re-entrant: a check inside a test that already holds it does not deadlock.
+    """
+    if _lock_factory is None:
+        yield
+        return
+    with _lock_factory():
+        yield
