@@ -5,8 +5,9 @@ A timing is only as good as the CPU the measured code actually got.  Each round 
 
 * **foreign CPU** (in CPUs): all-CPU busy time from ``/proc/stat`` (user, nice, system, irq,
   softirq, steal; guest time is already inside user) minus our own CPU time
-  (``time.process_time()`` plus the CPU time tasks report from other processes, e.g. pool
-  workers), divided by the round's wall time;
+  (``time.process_time()``, plus the CPU of children we reaped — ``RUSAGE_CHILDREN``, e.g. a
+  ``subprocess`` a measured function ran — plus the CPU time tasks report from live pool
+  workers, which ``RUSAGE_CHILDREN`` cannot see), divided by the round's wall time;
 * **steal** fraction: steal jiffies / all jiffies (a hypervisor gave our vCPUs to someone
   else);
 * **throttled**: the cgroup's ``cpu.stat`` ``nr_throttled`` grew (v2: ``throttled_usec`` too;
@@ -78,6 +79,17 @@ def _clk_tck() -> int:
 
 
 _CLK_TCK = _clk_tck()
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process plus its terminated, waited-for children."""
+    cpu = time.process_time()
+    try:
+        import resource
+    except ImportError:  # Windows
+        return cpu
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return cpu + ru.ru_utime + ru.ru_stime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +207,7 @@ def snapshot() -> Snapshot:
     thr = _read_throttling(_stat_files)
     return Snapshot(
         wall=time.perf_counter(),
-        own_cpu=time.process_time(),
+        own_cpu=_own_cpu(),
         busy=ps[0] if ps else None,
         steal=ps[1] if ps else None,
         total=ps[2] if ps else None,

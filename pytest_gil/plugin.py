@@ -77,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PREVIOUS] = settings.configure(run_settings, shared.exclusive)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(shared), "gil-xdist")
+    config.stash[_SIGTERM] = _install_sigterm_handler()
     try:
         from .reporting import ReportPlugin
     except ImportError:  # pragma: no cover - while the report module is being written
@@ -85,9 +86,39 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _PREVIOUS = pytest.StashKey[settings.Settings]()
+_SIGTERM = pytest.StashKey[Any]()
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+
+
+def _install_sigterm_handler() -> Any:
+    """Turn SIGTERM into KeyboardInterrupt, so that a terminated run stops like Ctrl-C does:
+    workers are stopped, teardown runs and the report collected so far is written.  Only
+    when nobody else handles SIGTERM, and only from the main thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return None
+        return signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from .pools import terminate_all
+
+    terminate_all()  # the safety net: no pool outlives the run
+    previous_handler = config.stash.get(_SIGTERM, None)
+    if previous_handler is not None:
+        import signal
+
+        signal.signal(signal.SIGTERM, previous_handler)
     previous = config.stash.get(_PREVIOUS, None)
     if previous is not None:
         settings.configure(previous)

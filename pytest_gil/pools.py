@@ -12,19 +12,34 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from .runners import forget_executor, warm_executor
 
-__all__ = ["ManagedProcessPool", "make_executor", "terminate_executor"]
+__all__ = ["ManagedProcessPool", "make_executor", "terminate_all", "terminate_executor"]
 
 EXECUTOR_KINDS = ("thread", "process", "interpreter")
+
+_live: weakref.WeakSet[cf.Executor] = weakref.WeakSet()
+"""Every executor this package made and has not torn down: the safety net of terminate_all."""
+
+
+def terminate_all() -> int:
+    """Tear down every executor still alive (end of the run, interrupts); return how many."""
+    count = 0
+    for ex in list(_live):
+        terminate_executor(ex, wait=False)
+        count += 1
+    return count
 
 
 def _process_executor(workers: int, start_method: str | None) -> cf.ProcessPoolExecutor:
     ctx = multiprocessing.get_context(start_method) if start_method else None
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    _live.add(ex)
+    return ex
 
 
 def _interpreter_executor(workers: int) -> cf.Executor:
@@ -50,14 +65,19 @@ def make_executor(
     if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
         raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
     if kind == "thread":
-        return cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="pytest-gil")
-    if kind == "process":
-        return _process_executor(max_workers, start_method)
-    if kind == "interpreter":
-        return _interpreter_executor(max_workers)
-    raise ValueError(
-        f"unknown executor kind {kind!r}: expected one of {', '.join(EXECUTOR_KINDS)}"
-    )
+        ex: cf.Executor = cf.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="pytest-gil"
+        )
+    elif kind == "process":
+        ex = _process_executor(max_workers, start_method)
+    elif kind == "interpreter":
+        ex = _interpreter_executor(max_workers)
+    else:
+        raise ValueError(
+            f"unknown executor kind {kind!r}: expected one of {', '.join(EXECUTOR_KINDS)}"
+        )
+    _live.add(ex)
+    return ex
 
 
 def _process_children(executor: cf.Executor) -> list[Any]:
@@ -72,8 +92,10 @@ def terminate_executor(executor: cf.Executor, *, wait: bool = True, timeout: flo
     cancelled either way.  Process workers still alive afterwards are terminated, then killed.
     """
     inner = executor.inner if isinstance(executor, ManagedProcessPool) else executor
+    _live.discard(executor)
     if inner is None:
         return
+    _live.discard(inner)
     procs = _process_children(inner)
     forget_executor(inner)
     if not wait or procs:
@@ -118,6 +140,7 @@ class ManagedProcessPool(cf.Executor):
         self.inner: cf.ProcessPoolExecutor | None = None
         self.rebuilds = 0
         self._lock = threading.Lock()
+        _live.add(self)
 
     @property
     def _max_workers(self) -> int:  # read by runners.run_tasks
@@ -136,6 +159,16 @@ class ManagedProcessPool(cf.Executor):
                 warm_executor(inner, self.size, ["pytest_gil.workloads", "pytest_gil.runners"])
                 self.inner = inner
             return inner
+
+    def reset(self) -> None:
+        """Terminate the workers now (a task hung or was interrupted); the next ``submit``
+        starts a fresh, warm pool."""
+        with self._lock:
+            inner, self.inner = self.inner, None
+        if inner is not None:
+            terminate_executor(inner, wait=False)
+            self.rebuilds += 1
+        _live.add(self)
 
     def warm(self, *modules: str) -> None:
         """Import ``modules`` in every worker now (outside any measured phase)."""

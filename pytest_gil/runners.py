@@ -33,6 +33,7 @@ __all__ = [
     "TaskRecord",
     "ThreadRunner",
     "Timeline",
+    "WorkerDied",
     "WorkerError",
     "check_picklable",
     "run_tasks",
@@ -58,6 +59,10 @@ class WorkerError(RuntimeError):
         if self.remote_traceback:
             return f"{base}\n\nWorker traceback:\n{self.remote_traceback.rstrip()}"
         return base
+
+
+class WorkerDied(RuntimeError):
+    """A worker process died abruptly (signal, segfault, ``os._exit``) during a phase."""
 
 
 @dataclasses.dataclass
@@ -438,9 +443,32 @@ def _run_pool(
     workers: int,
 ) -> Timeline:
     check_picklable(fn, args, kwargs)
+    managed = executor
     live = getattr(executor, "live_executor", None)  # a ManagedProcessPool: its current pool
     if callable(live):
         executor = live()
+    try:
+        return _run_on(kind, executor, fn, args, kwargs, tasks, workers)
+    except (WorkerError, ValueError, TypeError):
+        raise
+    except BaseException:
+        # Interrupted, timed out, or a worker died: tasks may still be running in the pool.
+        # A managed (session) pool is reset so that later tests get idle workers.
+        reset = getattr(managed, "reset", None)
+        if callable(reset):
+            reset()
+        raise
+
+
+def _run_on(
+    kind: str,
+    executor: cf.Executor,
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    tasks: int,
+    workers: int,
+) -> Timeline:
     size = getattr(executor, "_max_workers", None)
     if isinstance(size, int) and size < workers:
         raise ValueError(f"the {kind} executor has {size} workers; {workers} were asked for")
@@ -453,8 +481,13 @@ def _run_pool(
         for i, f in enumerate(futures):
             try:
                 res = f.result()
-            except cf.process.BrokenProcessPool:
-                raise
+            except cf.BrokenExecutor as exc:
+                name = getattr(fn, "__qualname__", repr(fn))
+                raise WorkerDied(
+                    f"a {kind} worker died abruptly (killed, crashed or os._exit) while running "
+                    f"task {i} ({name}); the pool is broken. The process_pool fixture rebuilds "
+                    "itself for the next test."
+                ) from exc
             except Exception as exc:
                 _raise_worker_error(i, kind, exc)
             records.append(TaskRecord(i, *res[1:], result=res[0]))

@@ -1,0 +1,348 @@
+"""The matrix across runtimes: one row per claim, one column per runtime, cells = verdicts.
+
+Usage::
+
+    python -m pytest_gil report reports/*.json [-o DIR]
+
+reads run reports (``gil-<tag>.json``, see ``docs/REPORT_SCHEMA.md``; a directory stands for
+the ``gil-*.json`` in it), keeps the newest report per runtime, prints the matrix as
+Markdown and writes ``DIR/matrix.md`` and ``DIR/matrix.html`` (default ``DIR``: the directory
+of the first file).  A file that is not a readable pytest-gil report is skipped with a
+message naming it and the cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .html_report import (
+    CSP,
+    CSS,
+    VERDICTS,
+    _version_pair,
+    e,
+    md_cell,
+    runtime_column_label,
+    runtime_tag,
+    verdict_badge,
+)
+
+__all__ = ["Matrix", "ReportFileError", "Run", "build_matrix", "load_run", "main"]
+
+SCHEMA = "pytest-gil-report"
+SUPPORTED_SCHEMA_VERSION = 1
+MISSING = "—"
+
+
+class ReportFileError(Exception):
+    """A file that cannot be used as a run report (the message names the cause)."""
+
+
+@dataclass
+class Run:
+    """One run report: where it came from and what it says."""
+
+    path: Path
+    doc: dict[str, Any]
+    position: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        prof = self.doc.get("runtime")
+        return prof if isinstance(prof, dict) else {}
+
+    @property
+    def tag(self) -> str:
+        return str(self.doc.get("tag") or runtime_tag(self.profile))
+
+    @property
+    def label(self) -> str:
+        return runtime_column_label(self.profile)
+
+    @property
+    def created(self) -> _dt.datetime:
+        text = self.doc.get("created")
+        try:
+            when = _dt.datetime.fromisoformat(str(text))
+            return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+        except ValueError:
+            mtime = self.path.stat().st_mtime if self.path.exists() else 0.0
+            return _dt.datetime.fromtimestamp(mtime, _dt.timezone.utc)
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Column order: CPython GIL builds by version, then free-threaded builds, then others."""
+        p = self.profile
+        pair = _version_pair(p) or (0, 0)
+        impl = str(p.get("implementation") or "").lower()
+        return (
+            impl != "cpython",
+            impl,
+            bool(p.get("injected")),
+            bool(p.get("free_threaded_build")),
+            pair,
+            p.get("gil_enabled") is not False,
+            self.tag,
+        )
+
+
+def load_run(path: Path, position: int = 0) -> Run:
+    """Read and check one run report; raises :class:`ReportFileError` naming the cause."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportFileError(f"cannot read it: {exc}") from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ReportFileError(f"not valid JSON (truncated or corrupt?): {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ReportFileError(f'not a pytest-gil report (no "schema": "{SCHEMA}")')
+    version = doc.get("schema_version")
+    if not isinstance(version, int):
+        raise ReportFileError("no integer schema_version")
+    if not isinstance(doc.get("results"), list):
+        raise ReportFileError('no "results" list')
+    run = Run(path, doc, position)
+    if version > SUPPORTED_SCHEMA_VERSION:
+        run.warnings.append(
+            f"{path}: schema_version {version} is newer than this pytest-gil reads "
+            f"({SUPPORTED_SCHEMA_VERSION}); reading the fields it knows"
+        )
+    return run
+
+
+def newest_per_runtime(runs: Sequence[Run]) -> tuple[list[Run], list[str]]:
+    """One run per runtime tag: the newest (``created``; on a tie the later argument),
+    in column order; plus a note per report set aside."""
+    best: dict[str, Run] = {}
+    notes = []
+    for run in runs:
+        old = best.get(run.tag)
+        if old is None:
+            best[run.tag] = run
+            continue
+        if (run.created, run.position) >= (old.created, old.position):
+            newer, older = run, old
+        else:
+            newer, older = old, run
+        best[run.tag] = newer
+        notes.append(f"{older.path}: same runtime ({run.tag}) as {newer.path}, which is newer")
+    return sorted(best.values(), key=Run.sort_key), notes
+
+
+@dataclass
+class Cell:
+    """What one runtime measured for one claim (a claim can be decided by several tests)."""
+
+    verdicts: list[str] = field(default_factory=list)
+    differs: bool = False
+
+    @property
+    def text(self) -> str:
+        if not self.verdicts:
+            return MISSING
+        return " / ".join(self.verdicts) + ("*" if self.differs else "")
+
+
+@dataclass
+class Matrix:
+    """Claims × runtimes."""
+
+    runs: list[Run]
+    claims: list[str]
+    cells: dict[tuple[str, str], Cell]
+    sentences: dict[str, str]
+
+    def cell(self, claim: str, run: Run) -> Cell:
+        return self.cells.get((claim, run.tag), Cell())
+
+    def flips(self, claim: str) -> bool:
+        """Confirmed on some runtime and refuted on another."""
+        seen = {v for run in self.runs for v in self.cell(claim, run).verdicts}
+        return {"confirmed", "refuted"} <= seen
+
+
+def build_matrix(runs: Sequence[Run]) -> Matrix:
+    """The matrix of ``runs`` (already one per runtime, in column order)."""
+    cells: dict[tuple[str, str], Cell] = {}
+    sentences: dict[str, str] = {}
+    claims: set[str] = set()
+    for run in runs:
+        for rec in run.doc.get("results") or []:
+            if not isinstance(rec, dict) or not rec.get("claim"):
+                continue
+            claim = str(rec["claim"])
+            claims.add(claim)
+            if rec.get("document_says") and claim not in sentences:
+                sentences[claim] = str(rec["document_says"])
+            cell = cells.setdefault((claim, run.tag), Cell())
+            verdict = str(rec.get("verdict") or "?")
+            if verdict not in cell.verdicts:
+                cell.verdicts.append(verdict)
+            if rec.get("expected") and rec.get("expected") != rec.get("verdict"):
+                cell.differs = True
+    return Matrix(list(runs), sorted(claims), cells, sentences)
+
+
+def _run_line(run: Run) -> str:
+    label = run.doc.get("runtime_label") or run.tag
+    return f"{label}, run {run.doc.get('created') or '?'}"
+
+
+def render_markdown(matrix: Matrix) -> str:
+    """The matrix as a Markdown table, with a legend and the runtimes it was built from."""
+    heads = [md_cell(r.label) for r in matrix.runs]
+    lines = [
+        "| claim | " + " | ".join(heads) + " | flips |",
+        "|---|" + "---|" * len(heads) + "---|",
+    ]
+    for claim in matrix.claims:
+        cells = [md_cell(matrix.cell(claim, r).text) for r in matrix.runs]
+        flips = "yes" if matrix.flips(claim) else ""
+        lines.append(f"| {md_cell(claim)} | " + " | ".join(cells) + f" | {flips} |")
+    lines += [
+        "",
+        f"{MISSING} not run on that runtime · \\* differs from the verdict expected on that "
+        "runtime · flips: confirmed on one runtime, refuted on another",
+        "",
+        "Runtimes:",
+        "",
+    ]
+    for run in matrix.runs:
+        lines.append(f"- **{md_cell(run.label)}**: {md_cell(_run_line(run))} (`{run.path.name}`)")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_html(matrix: Matrix) -> str:
+    """The matrix as a self-contained HTML page."""
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>pytest-gil: claims across runtimes</title>",
+        f"<style>{CSS}\ntd.cell {{ white-space: nowrap; }}\ntr.flips td:first-child "
+        "{ border-left: 4px solid #b00020; }</style></head><body>",
+        "<h1>pytest-gil: claims across runtimes</h1>",
+        "<table><thead><tr><th>claim</th><th>the document says</th>",
+        *(f'<th title="{e(_run_line(r))}">{e(r.label)}</th>' for r in matrix.runs),
+        "<th>flips</th></tr></thead><tbody>",
+    ]
+    for claim in matrix.claims:
+        flips = matrix.flips(claim)
+        row = [
+            f'<tr{" class=flips" if flips else ""}><td><code>{e(claim)}</code></td>'
+            f'<td class="says">{e(matrix.sentences.get(claim, ""))}</td>'
+        ]
+        for run in matrix.runs:
+            cell = matrix.cell(claim, run)
+            if not cell.verdicts:
+                row.append(f'<td class="cell">{MISSING}</td>')
+                continue
+            badges = " ".join(verdict_badge(v) for v in cell.verdicts)
+            mark = (
+                ' <span class="flag" title="differs from the expected verdict">*</span>'
+                if cell.differs
+                else ""
+            )
+            row.append(f'<td class="cell">{badges}{mark}</td>')
+        row.append(f"<td>{'yes' if flips else ''}</td></tr>")
+        out.append("".join(row))
+    out += [
+        "</tbody></table>",
+        f"<p class=\"detail\">{MISSING} not run on that runtime · <span class=\"flag\">*</span> "
+        "differs from the verdict expected on that runtime · flips: confirmed on one runtime, "
+        "refuted on another · verdicts: "
+        + " ".join(verdict_badge(v) for v in VERDICTS)
+        + "</p>",
+        "<h2>Runtimes</h2><ul>",
+        *(
+            f"<li><b>{e(r.label)}</b>: {e(_run_line(r))} (<code>{e(r.path.name)}</code>)</li>"
+            for r in matrix.runs
+        ),
+        "</ul></body></html>\n",
+    ]
+    return "\n".join(out)
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for name in paths:
+        p = Path(name)
+        if p.is_dir():
+            files.extend(sorted(p.glob("gil-*.json")))
+        else:
+            files.append(p)
+    return files
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pytest_gil report FILES... [-o DIR]``; returns the exit status.
+
+    ``argv`` are the arguments after ``report``.  Exit status 0 when a matrix was written,
+    1 when no file could be used or the output could not be written.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_gil report",
+        description="Build the matrix of claims across runtimes from pytest-gil run reports.",
+    )
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="run reports (gil-<tag>.json) or directories holding them",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="DIR",
+        help="where to write matrix.md and matrix.html (default: the first file's directory)",
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+
+    runs: list[Run] = []
+    files = _expand(args.files)
+    for position, path in enumerate(files):
+        try:
+            run = load_run(path, position)
+        except ReportFileError as exc:
+            print(f"pytest-gil report: skipping {path}: {exc}", file=sys.stderr)
+            continue
+        for warning in run.warnings:
+            print(f"pytest-gil report: {warning}", file=sys.stderr)
+        runs.append(run)
+    if not runs:
+        print("pytest-gil report: no usable run report given", file=sys.stderr)
+        return 1
+    chosen, notes = newest_per_runtime(runs)
+    for note in notes:
+        print(f"pytest-gil report: ignoring {note}", file=sys.stderr)
+    matrix = build_matrix(chosen)
+    markdown = render_markdown(matrix)
+    print(markdown)
+
+    out_dir = Path(args.output) if args.output else (files[0].parent if files else Path("."))
+    from .reporting import write_atomic
+
+    status = 0
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in (
+            ("matrix.md", "# pytest-gil: claims across runtimes\n\n" + markdown),
+            ("matrix.html", render_html(matrix)),
+        ):
+            write_atomic(out_dir / name, text)
+            print(f"pytest-gil report: wrote {out_dir / name}", file=sys.stderr)
+    except OSError as exc:
+        print(f"pytest-gil report: cannot write to {out_dir}: {exc}", file=sys.stderr)
+        status = 1
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
