@@ -64,8 +64,12 @@ def gil_calibration(pytestconfig: pytest.Config) -> Calibration:
     ``calc_n``, ``sha256_bytes``, ``zlib_bytes``.  Computed once per run and shared with the
     other xdist workers."""
     shared = pytestconfig.stash[SHARED]
-    prof = _runtime_profile()
-    return shared.calibration(settings.current().scale, prof.tag)  # type: ignore[no-any-return]
+    scale = settings.current().scale
+    cal: Calibration = shared.calibration(scale, _runtime_profile().tag)
+    from .reporting import record_calibration
+
+    record_calibration(f"scale {scale:g}", cal.to_dict())
+    return cal
 
 
 @pytest.fixture

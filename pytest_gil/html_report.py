@@ -17,9 +17,13 @@ import base64
 import html
 import io
 import math
+import os
 import re
+import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
+from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "runtime_column_label",
     "runtime_facts",
     "runtime_tag",
+    "write_atomic",
 ]
 
 VERDICTS = ("confirmed", "refuted", "inconclusive", "not-testable")
@@ -74,7 +79,7 @@ def fmt_num(value: Any) -> str:
     if a >= 0.1:
         return f"{v:.2f}"
     if a >= 0.001:
-        return f"{v:.2g}" if a >= 0.01 else f"{v:.3f}"
+        return f"{v:#.2g}"
     return f"{v:.2e}"
 
 
@@ -94,7 +99,12 @@ def _num(x: Any) -> float | None:
 
 
 def format_quantity(
-    value: Any, low: Any = None, high: Any = None, unit: str | None = "", *, ascii_only: bool = False
+    value: Any,
+    low: Any = None,
+    high: Any = None,
+    unit: str | None = "",
+    *,
+    ascii_only: bool = False,
 ) -> str:
     """``1.02x [0.95, 1.08]``, ``4.8 ms [4.1, 5.6]``, ``>=0.95x``: a value with its interval.
 
@@ -121,7 +131,7 @@ def format_quantity(
     else:
         suffix = ""
     if v is None and lo is None and hi is None:
-        return str(value) if value is not None else "?"
+        return str(value) if value is not None else "n/a"
     main = f"{num(v)}{suffix}" if v is not None else ""
     ge, le = (">=", "<=") if ascii_only else ("≥", "≤")
     if lo is not None and hi is not None:
@@ -167,10 +177,12 @@ def key_figure(record: Record) -> dict[str, Any] | None:
 
 def record_title(record: Record) -> str:
     """What a row is called: the claim id, else the check's label, else the test's name."""
+    variant = record.get("variant")
+    suffix = f" ({variant})" if variant else ""
     for key in ("claim", "label"):
         val = record.get(key)
         if val:
-            return str(val)
+            return f"{val}{suffix}"
     for check in _checks(record):
         if check.get("label"):
             return str(check["label"])
@@ -200,9 +212,35 @@ def _checks(record: Record) -> list[Mapping[str, Any]]:
 
 
 def mismatch(record: Record) -> bool:
-    """True when the record states an expectation and the measured verdict differs from it."""
-    expected = record.get("expected")
-    return bool(expected) and record.get("verdict") != expected
+    """True when the measurement contradicts the expectation: one says confirmed, the other
+    refuted.  (An inconclusive or not-testable verdict decides nothing, so it contradicts
+    nothing; it is shown as such.)"""
+    decided = ("confirmed", "refuted")
+    expected, verdict = record.get("expected"), record.get("verdict")
+    return expected in decided and verdict in decided and verdict != expected
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory and
+    ``os.replace``: readers see the old file or the new one, never a truncated one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +348,7 @@ def session_text(doc: Mapping[str, Any]) -> str:
     assert isinstance(session, Mapping)
     parts = []
     if session.get("duration") is not None:
-        parts.append(f"{fmt_num(session.get('duration'))} s")
+        parts.append(fmt_seconds(session.get("duration")))
     if session.get("exitstatus") is not None:
         parts.append(f"exit status {session.get('exitstatus')}")
     if session.get("interrupted"):
@@ -370,23 +408,29 @@ CSS = """
 :root { --fg:#1d1d1f; --muted:#666; --line:#ddd; --bg:#fff; --zebra:#f7f7f9; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
-       color: var(--fg); background: var(--bg); margin: 0 auto; padding: 1.5rem; max-width: 1200px; }
+       color: var(--fg); background: var(--bg); margin: 0 auto; padding: 1.5rem;
+       max-width: 1200px; }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); }
 h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
 p.runtime { font-size: 1.1rem; margin: 0 0 .5rem; }
-ul.facts { list-style: none; padding: 0; margin: .3rem 0; display: flex; flex-wrap: wrap; gap: .4rem; }
+ul.facts { list-style: none; padding: 0; margin: .3rem 0; display: flex; flex-wrap: wrap;
+           gap: .4rem; }
 ul.facts li { background: var(--zebra); border: 1px solid var(--line); border-radius: 4px;
               padding: .1rem .5rem; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0; }
-th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left;
+         vertical-align: top; }
 th { background: #eef0f3; font-weight: 600; }
 tr:nth-child(even) td { background: var(--zebra); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.fig { white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.fig { font-variant-numeric: tabular-nums; min-width: 13rem; max-width: 30rem; }
+td.fig .q, td.iv { white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.claim { min-width: 11rem; }
+td.claim code { overflow-wrap: normal; }
 td.says { max-width: 28rem; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
-               overflow-wrap: anywhere; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+               font-size: 12px; overflow-wrap: anywhere; }
 .detail { color: var(--muted); font-size: 12px; }
 .v { display: inline-block; border-radius: 3px; padding: 0 .4rem; font-weight: 600;
      white-space: nowrap; }
@@ -398,10 +442,13 @@ tr.mismatch td { background: #fff3f3 !important; }
 .flag { color: #b00020; font-weight: 600; }
 .note { background: #fffbe6; border: 1px solid #f0e0a0; padding: .5rem .8rem; border-radius: 4px; }
 .warn { background: #fff0f0; border: 1px solid #f0b0b0; padding: .5rem .8rem; border-radius: 4px; }
-figure { display: inline-block; margin: .5rem 1rem 1rem 0; vertical-align: top; max-width: 100%; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+.plots { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+figure { margin: 0; flex: 0 1 560px; max-width: 100%; }
+figure.wide { flex-basis: 100%; max-width: 900px; }
+figure img { width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 12px; max-width: 640px; }
 details { margin: .3rem 0; }
+.scroll { overflow-x: auto; }
 summary { cursor: pointer; }
 footer { margin-top: 2rem; color: var(--muted); font-size: 12px; }
 """
@@ -416,6 +463,7 @@ class Plot(NamedTuple):
     caption: str
     png_base64: str
     error: str = ""
+    wide: bool = False
 
 
 def render_html(doc: Mapping[str, Any], *, plots: bool = True) -> str:
@@ -473,7 +521,8 @@ def _counts_html(results: Sequence[Record]) -> str:
     bits = [f"{verdict_badge(v)} {counts[v]}" for v in order]
     differs = sum(1 for r in results if mismatch(r))
     if differs:
-        bits.append(f'<span class="flag">{differs} differ from the expected verdict</span>')
+        verb = "contradicts" if differs == 1 else "contradict"
+        bits.append(f'<span class="flag">{differs} {verb} the expected verdict</span>')
     return " &nbsp; ".join(bits) or "no records"
 
 
@@ -481,35 +530,54 @@ def _verdict_table(results: Sequence[Record]) -> str:
     rows = [
         '<section id="verdicts"><h2>Verdicts</h2>',
         "<table><thead><tr><th>#</th><th>claim or check</th><th>the document says</th>"
-        "<th>expected</th><th>measured</th><th>key figure</th><th>rounds</th><th>test</th>"
+        "<th>expected</th><th>measured</th><th>key figure</th><th>rounds</th>"
         "</tr></thead><tbody>",
     ]
     for i, rec in enumerate(results, 1):
         cls = ' class="mismatch"' if mismatch(rec) else ""
-        flag = ' <span class="flag" title="differs from the expected verdict">≠</span>' if (
-            mismatch(rec)
-        ) else ""
+        flag = (
+            ' <span class="flag" title="differs from the expected verdict">≠</span>'
+            if (mismatch(rec))
+            else ""
+        )
         rounds = record_rounds(rec)
         detail = rec.get("detail")
         detail_html = f'<div class="detail">{e(detail)}</div>' if detail else ""
         expected = verdict_badge(rec.get("expected")) if rec.get("expected") else "—"
+        if rec.get("expected_reason"):
+            expected += f'<div class="detail">{e(rec.get("expected_reason"))}</div>'
+
         rows.append(
             f'<tr{cls}><td class="num"><a href="#r{i}">{i}</a></td>'
-            f"<td><code>{e(record_title(rec))}</code></td>"
+            f'<td class="claim" title="{e(rec.get("nodeid"))}"><code>{e(record_title(rec))}</code>'
+            "</td>"
             f'<td class="says">{e(rec.get("document_says") or "")}</td>'
-            f"<td>{expected}</td><td>{verdict_badge(rec.get('verdict'))}{flag}</td>"
-            f'<td class="fig">{e(format_figure(key_figure(rec)))}{detail_html}</td>'
-            f'<td class="num">{"" if rounds is None else rounds}</td>'
-            f'<td><code>{e(rec.get("nodeid"))}</code><div class="detail">'
-            f"{e(rec.get('outcome'))}{_duration(rec)}{_worker(rec)}</div></td></tr>"
+            f"<td>{expected}</td><td>{verdict_badge(rec.get('verdict'))}{flag}"
+            f'<div class="detail">test {e(rec.get("outcome"))}{_duration(rec)}{_worker(rec)}'
+            "</div></td>"
+            f'<td class="fig"><span class="q">{e(format_figure(key_figure(rec)))}</span>'
+            f"{detail_html}</td>"
+            f'<td class="num">{"" if rounds is None else rounds}</td></tr>'
         )
     rows.append("</tbody></table></section>")
     return "\n".join(rows)
 
 
+def fmt_seconds(seconds: Any) -> str:
+    """``1.23 s``, ``45 ms``, ``<1 ms``."""
+    d = _num(seconds)
+    if d is None:
+        return ""
+    if d >= 1:
+        return f"{fmt_num(d)} s"
+    if d >= 0.001:
+        return f"{d * 1000:.0f} ms"
+    return "<1 ms"
+
+
 def _duration(rec: Record) -> str:
-    d = _num(rec.get("duration"))
-    return f", {fmt_num(d)} s" if d is not None else ""
+    text = fmt_seconds(rec.get("duration"))
+    return f", {text}" if text else ""
 
 
 def _worker(rec: Record) -> str:
@@ -532,8 +600,18 @@ def _evidence_section(results: Sequence[Record]) -> str:
             f"{verdict_badge(rec.get('verdict'))} — {len(checks)} check"
             f"{'s' if len(checks) != 1 else ''}</summary>"
         )
-        if rec.get("detail"):
-            out.append(f"<p>{e(rec.get('detail'))}</p>")
+        out.append(
+            f"<p><b>Test:</b> <code>{e(rec.get('nodeid'))}</code> — {e(rec.get('outcome'))}"
+            f"{_duration(rec)}{_worker(rec)}</p>"
+        )
+        for key, name in (
+            ("document_says", "The document says"),
+            ("measured", "What is measured"),
+            ("expected_reason", "Expected here because"),
+            ("detail", "Measured"),
+        ):
+            if rec.get(key):
+                out.append(f"<p><b>{e(name)}:</b> {e(rec.get(key))}</p>")
         if checks:
             out.append(_checks_table(checks))
         for j, check in enumerate(checks, 1):
@@ -550,9 +628,9 @@ def _evidence_section(results: Sequence[Record]) -> str:
 
 def _checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
     head = (
-        "<table><thead><tr><th>#</th><th>kind</th><th>label</th><th>executor</th>"
-        "<th>workers</th><th>tasks</th><th>ideal</th><th>speedup</th><th>P</th>"
-        "<th>bounds</th><th>rounds</th><th>elapsed</th><th>GIL</th><th>tested</th>"
+        '<div class="scroll"><table><thead><tr><th>#</th><th>kind (tested)</th><th>label</th>'
+        '<th>executor</th><th title="workers / tasks / ideal">workers / tasks / ideal</th>'
+        "<th>speedup</th><th>P</th><th>bounds</th><th>rounds</th><th>elapsed</th><th>GIL</th>"
         "<th>verdict</th><th>reason</th></tr></thead><tbody>"
     )
     rows = [head]
@@ -571,20 +649,24 @@ def _checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
         if isinstance(gil, Mapping):
             gil_text = "on" if gil.get("enabled") else "off"
             if gil.get("changed"):
-                gil_text += " (changed!)"
-        elapsed = _num(c.get("elapsed"))
+                gil_text += " (changed during the check!)"
+        kind = str(c.get("kind") or "")
+        if c.get("claim_tested"):
+            kind += f" ({c.get('claim_tested')})"
+        shape = " / ".join(
+            "?" if c.get(k) is None else str(c.get(k)) for k in ("workers", "tasks", "ideal")
+        )
         rows.append(
-            f'<tr><td class="num">{j}</td><td>{e(c.get("kind"))}</td><td>{e(c.get("label"))}</td>'
-            f"<td>{e(c.get('executor'))}</td><td class=\"num\">{e(c.get('workers'))}</td>"
-            f'<td class="num">{e(c.get("tasks"))}</td><td class="num">{e(c.get("ideal"))}</td>'
-            f'<td class="fig">{e(_interval_text(c.get("speedup"), "x"))}</td>'
-            f'<td class="fig">{e(_interval_text(c.get("parallelism")))}</td>'
-            f"<td>{e(bounds_text)}</td><td class=\"num\">{e(rounds)}</td>"
-            f'<td class="num">{e(f"{fmt_num(elapsed)} s" if elapsed is not None else "")}</td>'
-            f"<td>{e(gil_text)}</td><td>{e(c.get('claim_tested'))}</td>"
+            f'<tr><td class="num">{j}</td><td>{e(kind)}</td><td>{e(c.get("label"))}</td>'
+            f'<td>{e(c.get("executor"))}</td><td class="num">{e(shape)}</td>'
+            f'<td class="iv">{e(_interval_text(c.get("speedup"), "x"))}</td>'
+            f'<td class="iv">{e(_interval_text(c.get("parallelism")))}</td>'
+            f'<td class="detail">{e(bounds_text)}</td><td class="num">{e(rounds)}</td>'
+            f'<td class="num">{e(fmt_seconds(c.get("elapsed")))}</td>'
+            f"<td>{e(gil_text)}</td>"
             f"<td>{verdict_badge(c.get('verdict'))}</td><td>{e(c.get('reason'))}</td></tr>"
         )
-    rows.append("</tbody></table>")
+    rows.append("</tbody></table></div>")
     return "\n".join(rows)
 
 
@@ -600,6 +682,8 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _cell(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, float):
         return fmt_num(v)
     if isinstance(v, (list, tuple)):
@@ -620,7 +704,8 @@ def _raw_table(j: int, check: Mapping[str, Any], raw: Sequence[Any]) -> str:
     out = [
         f"<details><summary>check {j}: {len(raw)} raw rounds{e(more)} — "
         f"{e(check.get('label'))}</summary>",
-        "<table><thead><tr><th>#</th>" + "".join(f"<th>{e(k)}</th>" for k in keys),
+        '<div class="scroll"><table><thead><tr><th>#</th>'
+        + "".join(f"<th>{e(k)}</th>" for k in keys),
         "</tr></thead><tbody>",
     ]
     for n, r in enumerate(rows, 1):
@@ -629,7 +714,7 @@ def _raw_table(j: int, check: Mapping[str, Any], raw: Sequence[Any]) -> str:
             + "".join(f'<td class="num">{e(_cell(r.get(k)))}</td>' for k in keys)
             + "</tr>"
         )
-    out.append("</tbody></table></details>")
+    out.append("</tbody></table></div></details>")
     return "\n".join(out)
 
 
@@ -693,8 +778,10 @@ def _plots_section(
     if not _has_plot_data(results):
         out.append("<p>No check in this run has data to plot (speedup, P or a series).</p>")
     elif not plots:
-        out.append('<p class="note">Plots were not requested; the numbers are in the evidence '
-                   "tables below.</p>")
+        out.append(
+            '<p class="note">Plots were not requested; the numbers are in the evidence '
+            "tables below.</p>"
+        )
     else:
         try:
             drawn = draw_plots(results, profile)
@@ -706,17 +793,20 @@ def _plots_section(
                 "them are in the evidence tables below.</p>"
             )
         else:
+            out.append('<div class="plots">')
             for plot in drawn:
                 if plot.error:
                     out.append(
                         f'<p class="warn">Could not draw “{e(plot.title)}”: {e(plot.error)}</p>'
                     )
                     continue
+                wide = ' class="wide"' if plot.wide else ""
                 out.append(
-                    f'<figure><img alt="{e(plot.title)}" '
+                    f'<figure{wide}><img alt="{e(plot.title)}" '
                     f'src="data:image/png;base64,{plot.png_base64}">'
                     f"<figcaption>{e(plot.caption)}</figcaption></figure>"
                 )
+            out.append("</div>")
     out.append("</section>")
     return "\n".join(out)
 
@@ -758,9 +848,7 @@ def _series_checks(rec: Record) -> list[Mapping[str, Any]]:
 
 
 def _has_plot_data(results: Sequence[Record]) -> bool:
-    return any(_scaling_checks(r) or _series_checks(r) for r in results) or bool(
-        _p_checks(results)
-    )
+    return any(_scaling_checks(r) or _series_checks(r) for r in results) or bool(_p_checks(results))
 
 
 def _mpl_text(text: Any, limit: int = 70) -> str:
@@ -825,7 +913,7 @@ def draw_plots(results: Sequence[Record], profile: Mapping[str, Any]) -> list[Pl
                 )
                 if len(pc) > MAX_P_ROWS:
                     caption += f" First {MAX_P_ROWS} of {len(pc)} checks."
-                plots.append(Plot(title, caption, render(fig)))
+                plots.append(Plot(title, caption, render(fig), wide=True))
             except Exception as exc:
                 plots.append(Plot(title, "", "", f"{type(exc).__name__}: {exc}"))
     return plots
@@ -948,8 +1036,9 @@ def _draw_parallelism(
         seen.add(executor)
         max_x = max(max_x, high if high is not None else x)
         workers = c.get("workers")
-        wtxt = f" ×{workers}" if workers is not None else ""
-        labels.append(_mpl_text(f"{record_title(rec)}: {c.get('label') or c.get('kind')}{wtxt}", 60))
+        wtxt = f", {workers} workers" if workers is not None else ""
+        what = c.get("label") or c.get("kind")
+        labels.append(_mpl_text(f"{record_title(rec)}: {what}{wtxt}", 60))
     ax.axvline(1.0, color="#999", ls=":", lw=1, label="one CPU")
     if usable:
         ax.axvline(usable, color="black", ls="--", lw=1, label=f"{usable} usable CPUs")
@@ -960,15 +1049,19 @@ def _draw_parallelism(
     ax.set_xlim(0, max_x * 1.1 + 0.1)
     ax.set_xlabel("P = CPU time / wall time")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(
+        fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.6 / fig.get_figheight()), ncol=6
+    )
 
 
 def _draw_series(fig: Any, title: str, checks: Sequence[Mapping[str, Any]]) -> str:
     ax = fig.add_subplot()
     all_x: list[float] = []
     x_name = str(checks[0].get("x_name") or "x")
-    y_name = str(checks[0].get("y_name") or ("latency (s)" if checks[0].get("kind") == "latency"
-                                             else "value"))
+    y_name = str(
+        checks[0].get("y_name")
+        or ("latency (s)" if checks[0].get("kind") == "latency" else "value")
+    )
     all_v = [
         abs(float(p["value"]))
         for c in checks
@@ -989,8 +1082,13 @@ def _draw_series(fig: Any, title: str, checks: Sequence[Mapping[str, Any]]) -> s
         xf, x_name = 1e3, x_name[:-3] + "(ms)"
     for c in checks:
         pts = sorted(
-            (p for p in c["series"] if isinstance(p, Mapping)
-             and _num(p.get("x")) is not None and _num(p.get("value")) is not None),
+            (
+                p
+                for p in c["series"]
+                if isinstance(p, Mapping)
+                and _num(p.get("x")) is not None
+                and _num(p.get("value")) is not None
+            ),
             key=lambda p: float(p["x"]),
         )
         xs = [float(p["x"]) * xf for p in pts]
@@ -1000,13 +1098,16 @@ def _draw_series(fig: Any, title: str, checks: Sequence[Mapping[str, Any]]) -> s
         ax.plot(xs, ys, "o-", color=color, label=_mpl_text(name, 40))
         band = [
             (x, float(p["low"]) * yf, float(p["high"]) * yf)
-            for x, p in zip(xs, pts)
+            for x, p in zip(xs, pts, strict=True)
             if _num(p.get("low")) is not None and _num(p.get("high")) is not None
         ]
         if band:
             ax.fill_between(
-                [b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
-                color=color, alpha=0.2,
+                [b[0] for b in band],
+                [b[1] for b in band],
+                [b[2] for b in band],
+                color=color,
+                alpha=0.2,
             )
         all_x.extend(xs)
     positive = [x for x in all_x if x > 0]

@@ -17,7 +17,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,11 @@ from .html_report import (
     _version_pair,
     e,
     md_cell,
+    mismatch,
     runtime_column_label,
     runtime_tag,
     verdict_badge,
+    write_atomic,
 )
 
 __all__ = ["Matrix", "ReportFileError", "Run", "build_matrix", "load_run", "main"]
@@ -171,7 +173,8 @@ class Matrix:
 
 
 def build_matrix(runs: Sequence[Run]) -> Matrix:
-    """The matrix of ``runs`` (already one per runtime, in column order)."""
+    """The matrix of ``runs`` (already one per runtime, in column order): a row per claim,
+    or per claim and variant (``mp.main-guard (fork)``) when tests measure it several ways."""
     cells: dict[tuple[str, str], Cell] = {}
     sentences: dict[str, str] = {}
     claims: set[str] = set()
@@ -180,6 +183,8 @@ def build_matrix(runs: Sequence[Run]) -> Matrix:
             if not isinstance(rec, dict) or not rec.get("claim"):
                 continue
             claim = str(rec["claim"])
+            if rec.get("variant"):
+                claim += f" ({rec['variant']})"
             claims.add(claim)
             if rec.get("document_says") and claim not in sentences:
                 sentences[claim] = str(rec["document_says"])
@@ -187,7 +192,7 @@ def build_matrix(runs: Sequence[Run]) -> Matrix:
             verdict = str(rec.get("verdict") or "?")
             if verdict not in cell.verdicts:
                 cell.verdicts.append(verdict)
-            if rec.get("expected") and rec.get("expected") != rec.get("verdict"):
+            if mismatch(rec):
                 cell.differs = True
     return Matrix(list(runs), sorted(claims), cells, sentences)
 
@@ -240,7 +245,7 @@ def render_html(matrix: Matrix) -> str:
     for claim in matrix.claims:
         flips = matrix.flips(claim)
         row = [
-            f'<tr{" class=flips" if flips else ""}><td><code>{e(claim)}</code></td>'
+            f"<tr{' class=flips' if flips else ''}><td><code>{e(claim)}</code></td>"
             f'<td class="says">{e(matrix.sentences.get(claim, ""))}</td>'
         ]
         for run in matrix.runs:
@@ -259,11 +264,9 @@ def render_html(matrix: Matrix) -> str:
         out.append("".join(row))
     out += [
         "</tbody></table>",
-        f"<p class=\"detail\">{MISSING} not run on that runtime · <span class=\"flag\">*</span> "
+        f'<p class="detail">{MISSING} not run on that runtime · <span class="flag">*</span> '
         "differs from the verdict expected on that runtime · flips: confirmed on one runtime, "
-        "refuted on another · verdicts: "
-        + " ".join(verdict_badge(v) for v in VERDICTS)
-        + "</p>",
+        "refuted on another · verdicts: " + " ".join(verdict_badge(v) for v in VERDICTS) + "</p>",
         "<h2>Runtimes</h2><ul>",
         *(
             f"<li><b>{e(r.label)}</b>: {e(_run_line(r))} (<code>{e(r.path.name)}</code>)</li>"
@@ -296,11 +299,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Build the matrix of claims across runtimes from pytest-gil run reports.",
     )
     parser.add_argument(
-        "files", nargs="+", metavar="FILE",
+        "files",
+        nargs="+",
+        metavar="FILE",
         help="run reports (gil-<tag>.json) or directories holding them",
     )
     parser.add_argument(
-        "-o", "--output", metavar="DIR",
+        "-o",
+        "--output",
+        metavar="DIR",
         help="where to write matrix.md and matrix.html (default: the first file's directory)",
     )
     args = parser.parse_args(list(argv) if argv is not None else None)
@@ -327,8 +334,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown)
 
     out_dir = Path(args.output) if args.output else (files[0].parent if files else Path("."))
-    from .reporting import write_atomic
-
     status = 0
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ __all__ = [
     "Snapshot",
     "reading",
     "snapshot",
+    "thread_schedstat",
 ]
 
 SERIAL_CPU_MIN = 0.9
@@ -232,6 +233,8 @@ class NoiseReading:
     serial_cpu_ratio: float | None
     suspect: bool
     reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    """Stable keys of ``reasons``: ``foreign``, ``steal``, ``throttled``, ``serial-cpu``."""
 
     def to_dict(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
@@ -246,6 +249,7 @@ class NoiseReading:
             "serial_cpu_ratio": r(self.serial_cpu_ratio),
             "suspect": self.suspect,
             "reasons": list(self.reasons),
+            "flags": list(self.flags),
         }
 
     def __str__(self) -> str:
@@ -280,6 +284,7 @@ def reading(
     wall = max(after.wall - before.wall, 1e-9)
     own = (after.own_cpu - before.own_cpu) + max(other_cpu, 0.0)
     reasons: list[str] = []
+    flags: list[str] = []
     foreign: float | None = None
     steal: float | None = None
     if (before.busy is not None and after.busy is not None and before.total is not None
@@ -290,10 +295,12 @@ def reading(
         allowance = n_cpus / (_CLK_TCK * wall)  # tick quantisation, see the module doc
         if cpu_bound and foreign - allowance > FOREIGN_CPU_MAX:
             reasons.append(f"foreign load {foreign:.2f} CPU > {FOREIGN_CPU_MAX}")
+            flags.append("foreign")
         d_total = after.total - before.total
         steal = (after.steal - before.steal) / d_total if d_total > 0 else 0.0
         if steal > STEAL_MAX:
             reasons.append(f"steal {steal:.1%} > {STEAL_MAX:.0%}")
+            flags.append("steal")
     throttled: bool | None = None
     throttled_usec: float | None = None
     if before.throttled_periods is not None and after.throttled_periods is not None:
@@ -302,12 +309,14 @@ def reading(
             throttled_usec = after.throttled_usec - before.throttled_usec
         if throttled:
             reasons.append("cgroup CPU throttling")
+            flags.append("throttled")
     if cpu_bound and serial_cpu_ratio is not None and serial_cpu_ratio < SERIAL_CPU_MIN:
         reasons.append(f"serial phase got {serial_cpu_ratio:.2f} CPU/wall < {SERIAL_CPU_MIN}")
+        flags.append("serial-cpu")
     # Without /proc/stat the serial ratio alone cannot be trusted either way; keep it as a
     # record but judge only where the system gives us counters.
     if foreign is None and throttled is None:
-        reasons = []
+        reasons, flags = [], []
     return NoiseReading(
         wall=wall,
         own_cpu=own,
@@ -319,7 +328,27 @@ def reading(
         serial_cpu_ratio=serial_cpu_ratio,
         suspect=bool(reasons),
         reasons=tuple(reasons),
+        flags=tuple(flags),
     )
+
+
+_SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def thread_schedstat() -> tuple[float, float] | None:
+    """``(seconds on a CPU, seconds waiting in a run queue)`` of the calling thread, from
+    ``/proc/thread-self/schedstat`` (Linux with schedstats; ``None`` elsewhere).
+
+    Their sum over an interval is the time the thread *wanted* a CPU: ≈ the wall time for
+    computing work however loaded the machine is, ≈ 0 for sleeping or blocked work.  CPU/wall
+    alone cannot tell the two apart on a busy machine (computing work then gets a fraction of
+    a core too).
+    """
+    try:
+        fields = _SCHEDSTAT.read_text().split()
+        return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class NoiseMeter:

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
@@ -45,6 +44,7 @@ from .html_report import (
     record_title,
     runtime_facts,
     runtime_tag,
+    write_atomic,
 )
 
 __all__ = [
@@ -247,25 +247,6 @@ def _profile() -> tuple[dict[str, Any], str]:
         return prof_d, " · ".join(runtime_facts(prof_d))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and
-    ``os.replace``: readers see the old file or the new one, never a truncated one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _report_dir(config: pytest.Config) -> Path | None:
     value: Any = config.getoption("gil_report", None)
     base = Path(config.invocation_params.dir)
@@ -341,6 +322,7 @@ class ReportPlugin:
         self.label = ""
         self.document: dict[str, Any] | None = None
         self.written = _Written()
+        self.last_item: pytest.Item | None = None
 
     # -- every process ------------------------------------------------------------------------
 
@@ -351,6 +333,7 @@ class ReportPlugin:
         global _current
         previous = _current
         _current = item
+        self.last_item = item
         try:
             yield
         finally:
@@ -361,7 +344,8 @@ class ReportPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, None]:
         with _lock:
-            records = list(item.stash.get(_records_key, []))
+            stored = item.stash.get(_records_key, None)
+            records = list(stored) if stored else []
         start = item.stash.get(_sent_key, 0)
         new = records[start:]
         item.stash[_sent_key] = len(records)
@@ -409,6 +393,8 @@ class ReportPlugin:
         if self.is_worker:
             self._fill_workeroutput()
             return
+        if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
+            self._salvage_interrupted_item()
         if not any(s.records for s in self.tests.values()):
             return
         try:
@@ -441,12 +427,28 @@ class ReportPlugin:
             tr.write_line(change)
         for problem in self.written.problems:
             tr.write_line(f"pytest-gil: {problem}", yellow=True, bold=True)
-        if self.written.paths:
-            tr.write_line("report: " + ", ".join(str(p) for p in self.written.paths))
-        elif self.document is not None and _report_dir(self.config) is None:
+        for path in self.written.paths:
+            tr.write_line(f"report: {_relative(path, self.config.invocation_params.dir)}")
+        if not self.written.paths and self.document is not None and _report_dir(config) is None:
             tr.write_line("(no report files: set --gil-report DIR or the gil_report ini option)")
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _salvage_interrupted_item(self) -> None:
+        """Ctrl-C inside a test leaves no report for it: keep what it recorded anyway."""
+        item = self.last_item
+        if item is None:
+            return
+        with _lock:
+            stored = item.stash.get(_records_key, None)
+            records = list(stored) if stored else []
+        unsent = records[item.stash.get(_sent_key, 0) :]
+        if not unsent:
+            return
+        item.stash[_sent_key] = len(records)
+        state = self.tests.setdefault(item.nodeid, _TestState(order=len(self.tests)))
+        state.outcome = "interrupted"
+        state.records.extend(unsent)
 
     def _fill_workeroutput(self) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
@@ -524,6 +526,13 @@ class ReportPlugin:
                 if missing:
                     lost[wid] = missing
         return lost
+
+
+def _relative(path: Path, start: Path) -> str:
+    try:
+        return os.path.relpath(path, start) if path.is_relative_to(start) else str(path)
+    except ValueError:
+        return str(path)
 
 
 def _iso(ts: float) -> str:
@@ -632,7 +641,8 @@ def _changes_since(path: Path, doc: Mapping[str, Any], problems: list[str]) -> l
 
 
 def _truncate(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    indent = text[: len(text) - len(text.lstrip())]
+    text = indent + " ".join(text.split())
     if len(text) <= width:
         return text
     if width <= 3:
@@ -684,8 +694,9 @@ def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, d
     for line in _wrap_parts(facts, width):
         out.append((line, {"bold": True}))
 
-    titles = [record_title(r) for r in results]
-    figures = [format_figure(key_figure(r), ascii_only=True) for r in results]
+    titles = [" ".join(record_title(r).split()) for r in results]
+    figs = [key_figure(r) for r in results]
+    figures = [format_figure(f, ascii_only=True) for f in figs]
     verdicts = [str(r.get("verdict")) + ("!" if mismatch(r) else "") for r in results]
     v_w = max([len("verdict"), *map(len, verdicts)])
     r_w = len("rounds")
@@ -693,11 +704,17 @@ def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, d
     rest = width - v_w - r_w - 3 * gap
     max_t = max([len("claim or check"), *map(len, titles)])
     max_f = max([len("key figure"), *map(len, figures)])
+    if max_t + max_f > rest:  # first drop the names of the figures that do not fit
+        f_w = max(rest - max_t, len("key figure"))
+        for i, fig in enumerate(figs):
+            if len(figures[i]) > f_w and fig:
+                figures[i] = format_figure({**fig, "name": ""}, ascii_only=True)
+        max_f = max([len("key figure"), *map(len, figures)])
     if max_t + max_f <= rest:
-        t_w, f_w = max_t, rest - max_t
-    else:
-        t_w = min(max_t, max(rest - max_f, rest // 2))
-        f_w = rest - t_w
+        t_w, f_w = max_t, max_f
+    else:  # then the end of long ids: the numbers matter more
+        f_w = min(max_f, rest - min(max_t, 16))
+        t_w = rest - f_w
     sp = " " * gap
 
     def row(t: str, v: str, f: str, r: str) -> str:
@@ -707,7 +724,7 @@ def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, d
 
     out.append((row("claim or check", "verdict", "key figure", "rounds"), {"bold": True}))
     out.append(("-" * width, {}))
-    for rec, t, v, f in zip(results, titles, verdicts, figures):
+    for rec, t, v, f in zip(results, titles, verdicts, figures, strict=True):
         rounds = record_rounds(rec)
         out.append((row(t, v, f, "-" if rounds is None else str(rounds)), _markup(rec)))
     out.append(("-" * width, {}))
@@ -737,3 +754,10 @@ def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, d
     if lost:
         out.append((_truncate(f"records lost from xdist workers: {lost}", width), {"red": True}))
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pytest_gil report``: see :func:`pytest_gil.matrix.main`."""
+    from .matrix import main as matrix_main
+
+    return matrix_main(argv)

@@ -204,10 +204,14 @@ class Interval:
 
         return {"value": r(self.value), "low": r(self.low), "high": r(self.high)}
 
-    def __str__(self) -> str:
+    def format(self, unit: str = "") -> str:
+        """``1.03× [0.81, 1.30]`` (the bounds are left out when fewer than 2 rounds)."""
         if math.isfinite(self.low) and math.isfinite(self.high):
-            return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
-        return f"{self.value:.2f}"
+            return f"{self.value:.2f}{unit} [{self.low:.2f}, {self.high:.2f}]"
+        return f"{self.value:.2f}{unit}"
+
+    def __str__(self) -> str:
+        return self.format()
 
 
 def _mean_se(x: FloatArray) -> tuple[FloatArray, FloatArray]:

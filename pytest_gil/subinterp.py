@@ -49,12 +49,15 @@ lambdas, nested functions and bound methods are rejected up front (a sub-interpr
 them). Extension modules without multi-phase init (e.g. numpy today) cannot be imported in an
 isolated sub-interpreter; the import error comes back as a :class:`SubinterpreterError`.
 Module-level state of imported modules persists across tasks run by the same interpreter.
+CPython 3.12.0–3.12.3 can abort at exit after a sub-interpreter made the first keyword call into
+a C function (gh-119213, fixed in 3.12.4): see :data:`CPYTHON_KWTUPLE_BUG` for the mitigation.
 """
 
 from __future__ import annotations
 
 import _thread
 import atexit
+import contextlib
 import importlib
 import importlib.util
 import itertools
@@ -68,12 +71,12 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
 __all__ = [
+    "CPYTHON_KWTUPLE_BUG",
     "BrokenInterpreterPool",
     "InterpreterPoolExecutor",
     "SubinterpreterError",
@@ -92,6 +95,20 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _REJECT = "must be a module-level function with picklable arguments"
+CPYTHON_KWTUPLE_BUG: bool = sys.implementation.name == "cpython" and (
+    (3, 12) <= sys.version_info[:3] < (3, 12, 4)
+)
+"""True on CPython 3.12.0–3.12.3 (CPython gh-119213, fixed in 3.12.4).
+
+There, the first keyword-argument call of an extension-module function (Argument Clinic) made
+inside a sub-interpreter caches a tuple allocated by that interpreter; after the interpreter is
+destroyed the process aborts at exit ("free(): invalid pointer"). ``import hashlib`` does such a
+call, and so does e.g. ``zlib.compress(data, level=6)``. A call made in the main interpreter
+first is safe, so: ``warm()`` imports its modules in the parent before the sub-interpreters,
+the executor imports ``hashlib`` in the parent on these versions, and a task function should be
+run once in the main interpreter before sub-interpreters run it (the serial phase does that).
+"""
+
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _DEFAULT_LEAD = 0.02
 _ATEXIT_TIMEOUT = 5.0
@@ -113,11 +130,14 @@ def subinterpreter_api() -> str | None:
     """Which sub-interpreter API this interpreter has, without importing it.
 
     ``"concurrent.interpreters"`` (3.14, with ``concurrent.futures.InterpreterPoolExecutor``),
-    ``"_interpreters"`` (3.13), ``"_xxsubinterpreters"`` (3.12) or ``None``.
+    ``"_interpreters"`` (3.13), ``"_xxsubinterpreters"`` (3.12) or ``None``. CPython 3.8–3.11
+    also ship a ``_xxsubinterpreters`` test module, but their sub-interpreters share one GIL
+    (no PEP 684): ``None`` there.
     """
+    if sys.implementation.name != "cpython" or sys.version_info < (3, 12):
+        return None
     if (
-        sys.implementation.name == "cpython"
-        and sys.version_info >= (3, 14)
+        sys.version_info >= (3, 14)
         and _has_module("concurrent.interpreters")
         and _has_module("concurrent.futures.interpreter")
     ):
@@ -206,6 +226,11 @@ class SubinterpreterError(RuntimeError):
         self.interpreter_id = interpreter_id
         self.stage = stage
 
+    @property
+    def tb(self) -> str:
+        """Alias of :attr:`remote_traceback` (the name ProcessPoolExecutor's cause uses)."""
+        return self.remote_traceback
+
     def __str__(self) -> str:
         where = (
             f"sub-interpreter {self.interpreter_id}"
@@ -244,8 +269,7 @@ class TimedResult(NamedTuple):
     interpreter_id: int  # 0 = main
 
 
-@dataclass
-class WorkerWarmup:
+class WorkerWarmup(NamedTuple):
     """What one worker's start cost (seconds; None where the backend does not say)."""
 
     interpreter_id: int
@@ -255,12 +279,11 @@ class WorkerWarmup:
     imports: float  # importing the warmed modules (0 when already imported)
 
 
-@dataclass
-class Warmup:
+class Warmup(NamedTuple):
     """Result of :meth:`InterpreterPoolExecutor.warm`."""
 
     wall: float  # seconds warm() took, parent's clock
-    workers: list[WorkerWarmup] = field(default_factory=list)
+    workers: list[WorkerWarmup]  # one per worker, by interpreter id
 
 
 # --------------------------------------------------------------------------- sub-interpreter side
@@ -477,8 +500,11 @@ def _decode(data: bytes, timed: bool) -> tuple[bool, Any]:
         status, value, timing = pickle.loads(data)
     except Exception as exc:
         return False, SubinterpreterError(
-            type(exc).__name__, f"the result could not be unpickled in the parent: {exc}", "",
-            None, "result",
+            type(exc).__name__,
+            f"the result could not be unpickled in the parent: {exc}",
+            "",
+            None,
+            "result",
         )
     if status == "ok":
         if timed:
@@ -499,8 +525,9 @@ def _decode(data: bytes, timed: bool) -> tuple[bool, Any]:
 
 
 def _transport_error(text: str, iid: int | None) -> SubinterpreterError:
-    return SubinterpreterError("RuntimeError", "the sub-interpreter worker failed", text, iid,
-                               "transport")
+    return SubinterpreterError(
+        "RuntimeError", "the sub-interpreter worker failed", text, iid, "transport"
+    )
 
 
 def _default_workers() -> int:
@@ -594,7 +621,7 @@ class _PoolAPI(Executor):
                 raise TimeoutError(
                     f"{tasks} task(s) of {ref[0]}.{ref[1]} not done after {timeout} s"
                 ) from None
-            except BaseException as exc:
+            except (Exception, CancelledError) as exc:  # a task's error; Ctrl-C propagates
                 if first_error is None:
                     first_error = exc
         if first_error is not None:
@@ -609,6 +636,11 @@ class _PoolAPI(Executor):
         still busy with an earlier task.
         """
         names = list(modules)
+        for name in names:
+            # In the parent first: a missing module fails here, plainly; and on CPython
+            # 3.12.0-3.12.3 import-time keyword calls into C must happen in the main
+            # interpreter first (see CPYTHON_KWTUPLE_BUG).
+            importlib.import_module(name)
         t0 = time.perf_counter()
         workers = self._warm_workers(names, timeout)
         wall = time.perf_counter() - t0
@@ -635,15 +667,15 @@ class _WorkItem:
         self.barrier = barrier
 
 
-@dataclass
 class _WorkerInfo:
-    index: int
-    thread: threading.Thread
-    interpreter_id: int | None = None
-    thread_id: int | None = None
-    create: float | None = None
-    bootstrap: float | None = None
-    current: str | None = None  # description of the running task, for hang reports
+    def __init__(self, index: int, thread: threading.Thread) -> None:
+        self.index = index
+        self.thread = thread
+        self.interpreter_id: int | None = None
+        self.thread_id: int | None = None
+        self.create: float | None = None
+        self.bootstrap: float | None = None
+        self.current: str | None = None  # description of the running task, for hang reports
 
 
 class _PoolState:
@@ -664,6 +696,7 @@ class _PoolState:
         self.workers: list[_WorkerInfo] = []
         self.destroy_errors: list[str] = []
         self.barriers: weakref.WeakSet[threading.Barrier] = weakref.WeakSet()
+        self.reported_hung = False
         _LIVE_STATES.add(self)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -692,16 +725,22 @@ class _PoolState:
                 barrier.abort()  # warm-up items other workers already hold
 
     def drain(self) -> list[_WorkItem]:
+        """Take every queued work item out (a shutdown sentinel stays queued)."""
         items: list[_WorkItem] = []
+        sentinel = False
         while True:
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not None:
-                items.append(item)
-                if item.barrier is not None:
-                    item.barrier.abort()
+            if item is None:
+                sentinel = True
+                continue
+            items.append(item)
+            if item.barrier is not None:
+                item.barrier.abort()
+        if sentinel:
+            self.queue.put(None)
         return items
 
     def stop(self, cancel_futures: bool) -> None:
@@ -803,7 +842,9 @@ def _worker_main(state: _PoolState, index: int) -> None:
                 raise RuntimeError(f"worker machinery failed running the initializer:\n{error}")
             ok, value = _decode(_read_fd(fd), False)
             if not ok:
-                raise RuntimeError(f"the initializer {desc} raised") from value
+                raise RuntimeError(
+                    f"the initializer {desc} raised {type(value).__name__}: {value}"
+                ) from value
         info.interpreter_id = int(iid)
         info.thread_id = threading.get_ident()
         info.create = t1 - t0
@@ -844,6 +885,8 @@ def _run_item(
     except threading.BrokenBarrierError:
         if state.broken is not None:
             future.set_exception(BrokenInterpreterPool(state.broken))
+        elif state.shutdown:
+            future.set_exception(RuntimeError("the executor was shut down during warm-up"))
         else:
             future.set_exception(TimeoutError("warm-up: not every worker became free in time"))
         return
@@ -875,10 +918,8 @@ def _cleanup(state: _PoolState, mod: Any, iid: Any, fd: int) -> None:
         except Exception as exc:
             state.destroy_errors.append(f"sub-interpreter {int(iid)}: {type(exc).__name__}: {exc}")
     if fd >= 0:
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
 
 
 def _release_state(state: _PoolState) -> None:
@@ -896,18 +937,20 @@ def _at_exit() -> None:
         if not state.started or not any(w.thread.is_alive() for w in state.workers):
             continue
         state.stop(cancel_futures=True)
-        hung = state.join(_ATEXIT_TIMEOUT)
-        if hung:
-            _warn_hung(state, hung, _ATEXIT_TIMEOUT)
+        # Workers already reported hung by shutdown(timeout=...) get a short last chance only.
+        timeout = 0.2 if state.reported_hung else _ATEXIT_TIMEOUT
+        hung = state.join(timeout)
+        if hung and not state.reported_hung:
+            _warn_hung(state, hung, timeout)
 
 
 atexit.register(_at_exit)
 
 
 def _warn_hung(state: _PoolState, hung: list[_WorkerInfo], timeout: float | None) -> None:
+    state.reported_hung = True
     tasks = ", ".join(
-        f"{w.thread.name} (interpreter {w.interpreter_id}) running {w.current or '?'}"
-        for w in hung
+        f"{w.thread.name} (interpreter {w.interpreter_id}) running {w.current or '?'}" for w in hung
     )
     extra = (
         " CPython 3.12 aborts at exit while a sub-interpreter still runs."
@@ -938,6 +981,8 @@ class _OwnInterpreterPool(_PoolAPI):
         api = subinterpreter_api()
         if api is None:
             raise SubinterpretersUnavailable(unavailable_reason())
+        if CPYTHON_KWTUPLE_BUG:
+            importlib.import_module("hashlib")  # the commonest trigger, made safe
         if max_workers is None:
             max_workers = _default_workers()
         if max_workers <= 0:
@@ -1085,8 +1130,6 @@ class _StdlibGlue(_PoolAPI):
     reference, so results, errors and timing behave as on the 3.12/3.13 backend.
     """
 
-    _threads: set[threading.Thread]
-
     def __init__(
         self,
         max_workers: int | None = None,
@@ -1161,7 +1204,7 @@ if sys.version_info >= (3, 14) and subinterpreter_api() == "concurrent.interpret
 
 else:
 
-    class InterpreterPoolExecutor(_OwnInterpreterPool):
+    class InterpreterPoolExecutor(_OwnInterpreterPool):  # type: ignore[no-redef,unused-ignore]
         """Executor running module-level functions in sub-interpreters with their own GIL.
 
         ``InterpreterPoolExecutor(max_workers=None, thread_name_prefix='', initializer=None,
