@@ -2,15 +2,16 @@
 
 Run it with the interpreter to describe (any CPython the package is installed in)::
 
-    python benchmarks/runner_cost.py            # prints a table, merges into reports/runner_cost.json
+    python benchmarks/runner_cost.py          # a table; merged into reports/runner_cost.json
     python benchmarks/runner_cost.py --quick    # fewer repeats
     python benchmarks/runner_cost.py --only thread_skew,dispatch
 
 Sections (each a median and a maximum over repeated runs; seconds in the JSON, µs/ms printed):
 
 * ``thread_skew``    — threads behind the :class:`ThreadRunner` barrier (1, 2, 4, 8, 16
-  threads): *skew* = spread of the first task starts across threads, *lag* = from the
-  barrier's release (the phase's start) to the last thread's first task.
+  threads, one task each): *skew* = spread of the first task starts across threads, *lag* =
+  from the barrier's release (the phase's start) to the last thread's first task; with a
+  10 ms sleep (the barrier alone) and a 10 ms ``calc`` (plus waiting for the GIL).
 * ``dispatch``       — a warm process pool: one ``noop`` round trip (``submit().result()``),
   the cost per task of a batch of ``noop`` tasks through ``run_tasks``, and the start skew
   and lag of one sleeping task per worker (the pool has no barrier: it is dispatch order).
@@ -46,7 +47,7 @@ from pytest_gil import __version__
 from pytest_gil.pools import ManagedProcessPool, terminate_executor
 from pytest_gil.profile import runtime_profile
 from pytest_gil.runners import ThreadRunner, run_tasks, warm_executor
-from pytest_gil.workloads import DEFAULT_TARGET, calibrate, noop, worker
+from pytest_gil.workloads import DEFAULT_TARGET, calc, calibrate, noop, size_for, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("thread_skew", "dispatch", "pool_start", "interpreters", "calibration")
@@ -63,23 +64,38 @@ def first_start_lag(timeline: Any) -> float:
     for t in timeline.tasks:
         key = (t.pid, t.thread_id, t.interpreter_id)
         firsts[key] = min(firsts.get(key, t.start), t.start)
-    return max(firsts.values()) - timeline.start
+    return float(max(firsts.values()) - timeline.start)
 
 
 # --------------------------------------------------------------------------------------------
 # sections
 
 
+def workers_started(timeline: Any) -> int:
+    return len({(t.pid, t.thread_id, t.interpreter_id) for t in timeline.tasks})
+
+
 def thread_skew(repeats: int) -> list[dict[str, Any]]:
+    """One task per thread.  A ``noop`` would be taken by the first thread released before the
+    others wake, so the tasks last long enough that each thread gets one: a 10 ms sleep (the
+    barrier's own release skew) and a 10 ms ``calc`` (CPU-bound: the other threads also wait
+    for the GIL, up to a switch interval each)."""
+    n_10ms = size_for(calc, 0.010, 10_000)
     rows = []
     for w in (1, 2, 4, 8, 16):
-        skews, lags = [], []
-        with ThreadRunner() as runner:
-            for _ in range(repeats):
-                tl = runner.run(noop, workers=w)
-                skews.append(tl.start_skew)
-                lags.append(first_start_lag(tl))
-        rows.append({"threads": w, "skew": summary(skews), "lag": summary(lags)})
+        row: dict[str, Any] = {"threads": w}
+        for label, fn, arg, runs in (("sleep", worker, 0.010, repeats),
+                                     ("calc", calc, n_10ms, max(5, repeats // 5))):
+            skews, lags, started = [], [], []
+            with ThreadRunner() as runner:
+                for _ in range(runs):
+                    tl = runner.run(fn, arg, workers=w)
+                    skews.append(tl.start_skew)
+                    lags.append(first_start_lag(tl))
+                    started.append(workers_started(tl))
+            row[label] = {"skew": summary(skews), "lag": summary(lags),
+                          "threads_started": summary(started)}
+        rows.append(row)
     return rows
 
 
@@ -218,9 +234,14 @@ def print_table(result: dict[str, Any]) -> None:
     print("(median / max)")
     s = result["sections"]
     if "thread_skew" in s:
-        print("\nthreads behind the barrier        start skew              lag to last first start")
+        print("\nthreads behind the barrier,     10 ms sleep per thread              "
+              "10 ms calc per thread (GIL hand-offs)")
+        print("one task each                   start skew      lag to last start   start skew")
         for r in s["thread_skew"]:
-            print(f"  {r['threads']:>2} threads               {both(r['skew'])}   {both(r['lag'])}")
+            print(f"  {r['threads']:>2} threads   {both(r['sleep']['skew'])}   "
+                  f"{both(r['sleep']['lag'])}   {both(r['calc']['skew'])}"
+                  f"   (started {r['calc']['threads_started']['min']:.0f}"
+                  f"–{r['calc']['threads_started']['max']:.0f})")
     if "dispatch" in s:
         print("\nwarm process pool        noop round trip     per task (batch 100)    "
               "start skew              lag")
@@ -230,8 +251,8 @@ def print_table(result: dict[str, Any]) -> None:
     if "pool_start" in s:
         print("\nprocess pool start       cold (→ first result)     warm-up (all workers + import)")
         for r in s["pool_start"]:
-            print(f"  {r['start_method']:<10} {r['workers']} workers  {both(r['cold_first_result'])}"
-                  f"   {both(r['warm_up'])}")
+            print(f"  {r['start_method']:<10} {r['workers']} workers  "
+                  f"{both(r['cold_first_result'])}   {both(r['warm_up'])}")
     if "interpreters" in s:
         it = s["interpreters"]
         if not it["available"]:
@@ -258,8 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="runs per figure (default 50)")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections among {', '.join(SECTIONS)}")
-    parser.add_argument("-o", "--output", type=Path, default=ROOT / "reports" / "runner_cost.json",
-                        help="JSON file; results are merged under the runtime's tag")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=ROOT / "reports" / "runner_cost.json",
+        help="JSON file; results are merged under the runtime's tag",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (12 if args.quick else 50)
     chosen = [x.strip() for x in args.only.split(",") if x.strip()]

@@ -276,7 +276,8 @@ def run_once(
             row["expected"].add(expected)
         if rec.get("wrong_from_terminal") or is_wrong(verdict, expected):
             row["wrong"] += 1
-    kept = workdir if args.keep or timed_out or rc not in (0, 1) or leaked else None
+    failures = [line for line in text.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    kept = workdir if args.keep or timed_out or rc != 0 or leaked else None
     if kept is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
@@ -285,6 +286,7 @@ def run_once(
         "timed_out": timed_out,
         "duration": round(duration, 2),
         "tests": pytest_counts(text),
+        "failures": failures,
         "source": source,
         "claims": {
             k: {
@@ -363,6 +365,8 @@ def print_table(summary: dict[str, Any], runs: list[dict[str, Any]], hog: bool) 
                if run["unattributed"] else "")
             + (f" (from the {run['source']})" if run["source"] != "report" else "")
         )
+        for failure in run["failures"]:
+            print(f"         {failure[:150]}")
         for leak in run["leaked"]:
             print(f"         leaked: {leak}")
         if run["kept"]:

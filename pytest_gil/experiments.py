@@ -693,7 +693,7 @@ def payload_growth(
     )
 
 
-def _transfer_seconds_per_byte(process_pool: cf.Executor, probe: int = 4 << 20) -> float:
+def _transfer_seconds_per_byte(process_pool: cf.Executor, probe: int = 8 << 20) -> float:
     payload = b"\x01" * probe
     process_pool.submit(echo_len, payload).result()
     t = _median_time(process_pool, echo_len, (payload,), 1, 3)
@@ -716,13 +716,13 @@ def payload_io_cost(
 
     ``r(S) = T_process(S) / T_thread(S)``; the signal is ``r(big) / r(small)``: how much
     further processes fall behind as the payload grows.  ``big`` defaults to the size whose
-    transfer to a process takes about ``wait`` (measured once here, clamped to 1–64 MiB), so
+    transfer to a process takes about ``wait`` (measured once here, clamped to 1–16 MiB), so
     a process task that must receive it first takes ≈ twice as long: the ideal is 2 and
     "processes fall behind" is the "parallel" claim at it (confirmed above √2).
     """
     if big is None:
         per_byte = _transfer_seconds_per_byte(process_pool)
-        big = int(min(64 << 20, max(1 << 20, wait / per_byte)))
+        big = int(min(16 << 20, max(1 << 20, wait / per_byte)))
     payloads = {small: b"\x01" * small, big: b"\x01" * big}
     for p in payloads.values():
         process_pool.submit(sleep_with_payload, p, 0.0).result()

@@ -3,8 +3,9 @@
 A timing is only as good as the CPU the measured code actually got.  Each round takes a
 :class:`Snapshot` before and after and turns the pair into a :class:`NoiseReading`:
 
-* **foreign CPU** (in CPUs): all-CPU busy time from ``/proc/stat`` (user, nice, system, irq,
-  softirq, steal; guest time is already inside user) minus our own CPU time
+* **foreign CPU** (in CPUs): busy time of the CPUs we may run on (our affinity mask) from
+  ``/proc/stat`` (user, nice, system, irq, softirq, steal; guest time is already inside
+  user) minus our own CPU time
   (``time.process_time()``, plus the CPU of children we reaped — ``RUSAGE_CHILDREN``, e.g. a
   ``subprocess`` a measured function ran — plus the CPU time tasks report from live pool
   workers, which ``RUSAGE_CHILDREN`` cannot see), divided by the round's wall time;
@@ -33,8 +34,11 @@ uncertain by up to ``n_cpus / CLK_TCK`` seconds.  The foreign reading is reporte
 measured, and the suspect test uses ``foreign − n_cpus / (CLK_TCK · wall)``: only load that
 is certainly above the threshold marks a round.
 
-Where ``/proc`` does not exist (macOS, Windows) every reading is ``None`` and nothing is
-suspect: the statistics alone must then carry the verdict.
+In a container whose cgroup CPU quota is smaller than its CPU set (a 2-CPU quota on a
+64-CPU host) the CPUs' busy time is mostly other containers', which reach us only through
+the quota: there the foreign and steal readings are ``None`` and throttling plus the serial
+CPU share decide.  Where ``/proc`` does not exist (macOS, Windows) every reading is ``None``
+and nothing is suspect: the statistics alone must then carry the verdict.
 """
 
 from __future__ import annotations
@@ -110,8 +114,22 @@ class Snapshot:
     runnable: int | None
 
 
-def _read_proc_stat(path: Path = _PROC_STAT) -> tuple[float, float, float, int] | None:
-    """(busy, steal, total) seconds over all CPUs and the number of CPU lines."""
+def _fields(line: str) -> tuple[float, float, float] | None:
+    try:
+        f = [int(x) for x in line.split()[1:]]
+    except ValueError:
+        return None
+    f += [0] * (8 - len(f))
+    # user nice system idle iowait irq softirq steal [guest guest_nice] (guest ⊂ user)
+    user, nice, system, idle, iowait, irq, softirq, steal = f[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return busy, steal, busy + idle + iowait
+
+
+def _read_proc_stat(path: Path = _PROC_STAT, cpus: frozenset[int] | None = None
+                    ) -> tuple[float, float, float, int] | None:
+    """(busy, steal, total) seconds and the number of CPUs counted: the CPUs in ``cpus``
+    (our affinity mask) when given and listed, else all CPUs (the aggregate line)."""
     try:
         text = path.read_text()
     except OSError:
@@ -119,17 +137,48 @@ def _read_proc_stat(path: Path = _PROC_STAT) -> tuple[float, float, float, int] 
     lines = text.splitlines()
     if not lines or not lines[0].startswith("cpu "):
         return None
-    try:
-        f = [int(x) for x in lines[0].split()[1:]]
-    except ValueError:
+    per_cpu = {int(ln[3:].split()[0]): ln for ln in lines[1:]
+               if ln.startswith("cpu") and ln[3:4].isdigit()}
+    chosen = [per_cpu[c] for c in sorted(cpus or ()) if c in per_cpu]
+    if cpus and len(chosen) == len(cpus) and len(chosen) < len(per_cpu):
+        sums = [0.0, 0.0, 0.0]
+        for ln in chosen:
+            f = _fields(ln)
+            if f is None:
+                return None
+            sums = [a + b for a, b in zip(sums, f, strict=True)]
+        busy, steal, total, n = sums[0], sums[1], sums[2], len(chosen)
+    else:
+        agg = _fields(lines[0])
+        if agg is None:
+            return None
+        busy, steal, total = agg
+        n = max(len(per_cpu), 1)
+    return busy / _CLK_TCK, steal / _CLK_TCK, total / _CLK_TCK, n
+
+
+def _affinity() -> frozenset[int] | None:
+    get = getattr(os, "sched_getaffinity", None)
+    if get is None:
         return None
-    f += [0] * (8 - len(f))
-    # user nice system idle iowait irq softirq steal [guest guest_nice] (guest ⊂ user)
-    user, nice, system, idle, iowait, irq, softirq, steal = f[:8]
-    busy = user + nice + system + irq + softirq + steal
-    total = busy + idle + iowait
-    n = sum(1 for ln in lines[1:] if ln.startswith("cpu") and ln[3:4].isdigit())
-    return busy / _CLK_TCK, steal / _CLK_TCK, total / _CLK_TCK, max(n, 1)
+    try:
+        return frozenset(get(0))
+    except OSError:
+        return None
+
+
+def _quota_below_affinity() -> bool:
+    """True when a cgroup CPU quota is smaller than our CPU set (a container on a bigger
+    host): the CPUs' busy time then includes other containers' work that competes with us
+    only through the quota, which ``cpu.stat`` throttling reports — not a foreign load."""
+    try:
+        from .profile import cgroup_cpu_limit
+    except ImportError:  # pragma: no cover - profile is part of the package
+        return False
+    limit = cgroup_cpu_limit()
+    cpus = _affinity()
+    n = len(cpus) if cpus else (os.cpu_count() or 1)
+    return limit is not None and limit < n
 
 
 def _cgroup_stat_files(root: Path = _CGROUP_ROOT) -> list[Path]:
@@ -196,16 +245,36 @@ def _read_runnable(path: Path = _PROC_LOADAVG) -> int | None:
         return None
 
 
-_stat_files: list[Path] | None = None
+@dataclasses.dataclass
+class _Setup:
+    """What :func:`snapshot` reads, found once per process."""
+
+    stat_files: list[Path]
+    cpus: frozenset[int] | None
+    judge_foreign: bool
+
+
+_setup: _Setup | None = None
+
+
+def _get_setup() -> _Setup:
+    global _setup
+    if _setup is None:
+        _setup = _Setup(_cgroup_stat_files(), _affinity(), not _quota_below_affinity())
+    return _setup
 
 
 def snapshot() -> Snapshot:
-    """Read every counter now (a few small file reads, ~50 µs on Linux)."""
-    global _stat_files
-    if _stat_files is None:
-        _stat_files = _cgroup_stat_files()
-    ps = _read_proc_stat()
-    thr = _read_throttling(_stat_files)
+    """Read every counter now (a few small file reads, ~50 µs on Linux).
+
+    Busy time is summed over the CPUs of our affinity mask (others' work on CPUs we may not
+    use does not compete with us).  Under a cgroup CPU quota smaller than that mask (a
+    container on a bigger host) the busy time of the CPUs is not ours to judge: ``busy`` is
+    then None and throttling and the serial CPU share carry the noise check.
+    """
+    setup = _get_setup()
+    ps = _read_proc_stat(cpus=setup.cpus) if setup.judge_foreign else None
+    thr = _read_throttling(setup.stat_files)
     return Snapshot(
         wall=time.perf_counter(),
         own_cpu=_own_cpu(),

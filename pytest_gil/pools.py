@@ -236,15 +236,16 @@ def _shutdown_call(inner: cf.Executor, wait: bool, timeout: float) -> Callable[[
         accepts_timeout = False
     if accepts_timeout:  # the sub-interpreter pool: never wait forever on a hung task
         shutdown: Any = inner.shutdown
-        return lambda: shutdown(wait=wait, cancel_futures=True, timeout=timeout)
-    return lambda: inner.shutdown(wait=wait, cancel_futures=True)
+        return lambda: shutdown(wait=wait, cancel_futures=not wait, timeout=timeout)
+    return lambda: inner.shutdown(wait=wait, cancel_futures=not wait)
 
 
 def terminate_executor(executor: cf.Executor, *, wait: bool = True, timeout: float = 10.0) -> None:
     """Shut ``executor`` down and make sure none of its workers survives.
 
-    ``wait=True`` lets running tasks finish for up to ``timeout`` seconds; pending futures are
-    cancelled either way.  Then process workers still alive are terminated, then killed, and
+    ``wait=True`` lets the running and pending tasks finish for up to ``timeout`` seconds;
+    ``wait=False`` cancels the pending ones.  Then process workers still alive are terminated,
+    then killed, and
     worker threads still running a task are stopped (:func:`pytest_gil.runners.stop_thread`).
     A thread blocked in C code cannot be stopped: a ``RuntimeWarning`` names it, and it is
     left running as a daemon thread.  Never blocks for much longer than ``timeout``.
@@ -295,12 +296,36 @@ def terminate_executor(executor: cf.Executor, *, wait: bool = True, timeout: flo
         )
 
 
+def _doomed(pid: int) -> bool:
+    """A fatal signal (SIGKILL, or SIGTERM, whose action in our workers is the default) is
+    pending for ``pid``: it is about to die (Linux; False elsewhere)."""
+    import signal
+
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        pending = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
+    except (OSError, KeyError, ValueError):
+        return False
+    fatal = (1 << (signal.SIGKILL - 1)) | (1 << (signal.SIGTERM - 1))
+    return bool(pending & fatal)
+
+
+def _broken(executor: cf.Executor) -> bool:
+    """The pool is broken, or one of its workers died (or is dying) and the pool has not
+    noticed yet: a worker killed between two tests must not fail the next one."""
+    if getattr(executor, "_broken", False):
+        return True
+    return any(not p.is_alive() or _doomed(p.pid) for p in _process_children(executor))
+
+
 class ManagedProcessPool(cf.Executor):
     """A warm process pool that rebuilds itself after a worker died.
 
     Behaves as a ``concurrent.futures.Executor``; :attr:`size` workers, started with
     :attr:`start_method`.  ``submit`` on a broken pool (a worker was killed, segfaulted or
-    called ``os._exit``) first replaces it with a fresh, warm one.  ``submit`` checks that
+    called ``os._exit``, also when the pool has not noticed yet) first replaces it with a
+    fresh, warm one.  ``submit`` checks that
     the task can be pickled.  :meth:`reset` terminates the workers (a task hung or was
     interrupted); :meth:`reset_if_busy` does so only if a task submitted earlier still runs.
     """
@@ -323,7 +348,7 @@ class ManagedProcessPool(cf.Executor):
         """The live inner pool, (re)built and warmed if needed."""
         with self._lock:
             inner = self.inner
-            if inner is not None and getattr(inner, "_broken", False):
+            if inner is not None and _broken(inner):
                 terminate_executor(inner, wait=False)
                 self.inner = inner = None
                 self.rebuilds += 1

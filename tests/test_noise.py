@@ -123,6 +123,23 @@ def test_proc_stat_parser(tmp_path: Path) -> None:
     assert noise._read_proc_stat(tmp_path / "bad") is None
 
 
+def test_proc_stat_counts_only_our_cpus(tmp_path: Path) -> None:
+    f = tmp_path / "stat"
+    f.write_text(
+        "cpu  300 0 30 3000 0 0 0 0 0 0\n"
+        "cpu0 100 0 10 1000 0 0 0 0 0 0\n"
+        "cpu1 100 0 10 1000 0 0 0 0 0 0\n"
+        "cpu2 100 0 10 1000 0 0 0 0 0 0\n"
+    )
+    parsed = noise._read_proc_stat(f, cpus=frozenset({0, 2}))
+    assert parsed is not None
+    assert parsed[0] == pytest.approx(220 / TCK) and parsed[3] == 2
+    # All CPUs, or a mask naming CPUs the file does not list: the aggregate line.
+    assert noise._read_proc_stat(f, cpus=frozenset({0, 1, 2}))[3] == 3  # type: ignore[index]
+    assert noise._read_proc_stat(f, cpus=frozenset({7}))[0] == pytest.approx(  # type: ignore[index]
+        330 / TCK)
+
+
 def test_throttling_parser_v1_and_v2(tmp_path: Path) -> None:
     v2 = tmp_path / "v2.stat"
     v2.write_text("usage_usec 100\nnr_periods 10\nnr_throttled 2\nthrottled_usec 5000\n")

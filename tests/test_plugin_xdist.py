@@ -10,6 +10,7 @@ unless the user set one; a hang then fails that test and its workers are cleaned
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def test_measuring_tests_of_different_workers_never_overlap(pytester: pytest.Pyt
     # perf_counter is the system-wide monotonic clock on Linux: intervals compare across
     # processes.  Held under the run's lock, they are disjoint.
     intervals = sorted(seen.values())
-    for (_, end), (start, _) in zip(intervals, intervals[1:]):
+    for (_, end), (start, _) in itertools.pairwise(intervals):
         assert start >= end
 
 
@@ -141,7 +142,9 @@ def test_the_plugin_works_in_workers_with_fixtures_and_markers(
     )
     result = run(pytester, "-n", "2", "--gil-alpha=0.01", "-rs")
     result.assert_outcomes(passed=3, skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED [[]1] *: requires 2 usable CPUs, this process may use 1*"])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1] *: requires 2 usable CPUs, this process may use 1*"]
+    )
 
 
 # --------------------------------------------------------------------------------------------

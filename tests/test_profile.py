@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -197,11 +198,10 @@ def test_the_machine_gives_at_least_one_usable_cpu() -> None:
 def test_free_threaded_build_is_the_truthiness_of_py_gil_disabled(
     monkeypatch: pytest.MonkeyPatch, value: object, expected: bool
 ) -> None:
-    real = profile.sysconfig.get_config_var
     monkeypatch.setattr(
-        profile.sysconfig,
-        "get_config_var",
-        lambda name: value if name == "Py_GIL_DISABLED" else real(name),
+        profile,
+        "sysconfig",
+        SimpleNamespace(get_config_var=lambda name: value if name == "Py_GIL_DISABLED" else None),
     )
     assert runtime_profile().free_threaded_build is expected
 
@@ -316,10 +316,12 @@ def test_override_profile_nests_and_unwinds_on_errors() -> None:
 
 
 def test_override_profile_rejects_an_unknown_field_by_name() -> None:
-    with pytest.raises(ValueError, match=r"unknown runtime profile field\(s\) \['gil'\] from "
-                       r"override_profile\(\); known: \[.*'gil_enabled'"):
-        with override_profile(gil=False):
-            pass
+    with (
+        pytest.raises(ValueError, match=r"unknown runtime profile field\(s\) \['gil'\] from "
+                      r"override_profile\(\); known: \[.*'gil_enabled'"),
+        override_profile(gil=False),
+    ):
+        pass
     assert not runtime_profile().injected
 
 

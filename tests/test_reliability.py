@@ -188,7 +188,6 @@ def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterato
         ),
         (["--gil-scale", "-2"], "invalid value '-2' for --gil-scale (command line)*"),
         (["--gil-scale", "fast"], "invalid value 'fast' for --gil-scale (command line)*"),
-        (["--gil-budget", "-1"], "invalid value '-1' for --gil-budget (command line)*"),
         (
             ["--gil-start-method", "teleport"],
             "invalid value 'teleport' for --gil-start-method (command line): start methods "
@@ -508,11 +507,11 @@ import pytest
 from jobs import sleep_forever, spin_forever, square
 from pytest_gil import run_tasks
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 def test_process_sleeps(process_pool):
     run_tasks("process", sleep_forever, tasks=2, workers=2, executor=process_pool)
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 def test_factory_process_sleeps(executor_factory):
     ex = executor_factory("process", max_workers=1)
     ex.submit(sleep_forever).result()
@@ -538,12 +537,12 @@ def test_a_hung_workload_times_out_and_its_workers_are_stopped(inner: Inner) -> 
     result.assert_outcomes(failed=4, passed=1)
     result.stdout.fnmatch_lines_random(
         [
-            f"FAILED test_hangs.py::{name} - Failed: Timeout (>{budget}s) from pytest-timeout."
-            for name, budget in (
-                ("test_process_sleeps", "2.0"),
-                ("test_factory_process_sleeps", "2.0"),
-                ("test_thread_spins", "1.0"),
-                ("test_thread_runner_spins", "1.0"),
+            f"FAILED test_hangs.py::{name} - Failed: Timeout (>1.0s) from pytest-timeout."
+            for name in (
+                "test_process_sleeps",
+                "test_factory_process_sleeps",
+                "test_thread_spins",
+                "test_thread_runner_spins",
             )
         ]
     )
@@ -856,7 +855,7 @@ def test_a_task_left_running_in_the_session_pool_does_not_hang_later_tests(inner
             futures = [process_pool.submit(sleep_forever) for _ in range(process_pool.size)]
             futures[0].result()
 
-        @pytest.mark.timeout(3)
+        @pytest.mark.timeout(2)
         def test_later(process_pool):
             assert run_tasks("process", square, (3,), tasks=1,
                              executor=process_pool).results == [9]

@@ -8,6 +8,7 @@ No test asserts how long anything took (the machine is shared and noisy): only o
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -75,7 +76,7 @@ def test_serial_runs_the_tasks_one_after_another_in_this_thread() -> None:
     assert timeline.results == [2000, 2000, 2000]
     assert_well_formed(timeline, 3)
     records = sorted(timeline.tasks, key=lambda r: r.index)
-    assert all(a.end <= b.start for a, b in zip(records, records[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(records))
     assert {(r.pid, r.thread_id, r.interpreter_id) for r in records} == {
         (os.getpid(), threading.get_ident(), 0)
     }
@@ -243,17 +244,17 @@ def test_interpreters_run_in_distinct_subinterpreters_of_this_process(
 # exceptions
 
 
-@pytest.mark.parametrize("kind", ["serial", "thread", "process"])
+@pytest.mark.parametrize("kind", ["serial", "thread", "process", "interpreter"])
 def test_an_exception_in_a_worker_comes_back_as_worker_error_with_its_traceback(
     executor_factory: ExecutorFactory, kind: str
 ) -> None:
-    pool = executor_factory("process", max_workers=2) if kind == "process" else None
+    pool = executor_factory(kind, max_workers=2) if kind in ("process", "interpreter") else None
     with pytest.raises(WorkerError) as info:
         run_tasks(kind, fail_with, ("bad input 42",), tasks=2, workers=2 if pool else 1,
                   executor=pool)
     err = info.value
     assert isinstance(err, RuntimeError)
-    assert f"raised in a {kind} worker" in str(err) or kind == "process"
+    assert f"raised in a {kind} worker" in str(err) or kind in ("process", "interpreter")
     assert "LookupError: bad input 42" in str(err)
     assert "fail_with" in err.remote_traceback
     assert "bad input 42" in err.remote_traceback

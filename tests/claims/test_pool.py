@@ -209,9 +209,13 @@ def test_pool_threads_calling_apply_overlap(
     args=(pool, calc, i)) where sub calls pool.apply — the blocking calls of four threads
     overlap, so the four tasks take ideal-limited time, not 4 × one task."""
     gil_claim.skip_if_not_testable()
-    result = measure_scaling(
-        calc_i, 0, gil_calibration.calc_n // 2, workers=4, tasks=4, executor="process",
-        pool=PoolExecutor(doc_pool, 4, "threads"), claim="parallel",
-        label="4 threads each calling pool.apply(calc, (i,)) on Pool(4)",
-    )
+    callers = PoolExecutor(doc_pool, 4, "threads")
+    try:
+        result = measure_scaling(
+            calc_i, 0, gil_calibration.calc_n // 2, workers=4, tasks=4, executor="process",
+            pool=callers, claim="parallel",
+            label="4 threads each calling pool.apply(calc, (i,)) on Pool(4)",
+        )
+    finally:
+        callers.shutdown()  # joins the calling threads
     decide_scaling(gil_claim, result, "parallel")

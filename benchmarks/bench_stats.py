@@ -1,0 +1,255 @@
+"""Pure helpers of ``benchmarks/run.py``: the significance test applied to the peers' samples,
+how many samples a peer would need, and the time a claims-suite report spent in measured
+phases.  No clocks, no processes: everything here is a function of numbers or of a parsed
+report, so ``tests/test_benchmarks_smoke.py`` tests it on synthetic data.
+
+The peers (pyperf, pytest-benchmark) time the serial and the parallel phase in separate,
+unpaired samples.  The claim is the engine's (``pytest_gil.stats``): with ``I`` the ideal
+speedup, "serialized" is confirmed when the speedup's upper one-sided bound is below ``√I``
+and refuted when its lower bound is above ``I**0.75``; "parallel" is confirmed when the lower
+bound is above ``√I`` and refuted when the upper bound is below ``I**0.25``.  On unpaired
+samples the bound comes from Welch's t on the log times: ``d = mean ln T_serial − mean ln
+T_parallel`` with ``se² = s²_S/n_S + s²_P/n_P`` and the Welch–Satterthwaite degrees of freedom.
+One fixed-size test at α is as strong as the engine's sequential test at α (which splits α
+over its looks), so the same α applies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from scipy import stats as sps
+
+__all__ = [
+    "ALPHA_CONFIRM",
+    "ALPHA_REFUTE",
+    "check_phase_seconds",
+    "needed_per_arm",
+    "prefix_decision",
+    "suite_phase_time",
+    "two_sample",
+    "verdict_counts",
+]
+
+ALPHA_CONFIRM = 1e-3
+ALPHA_REFUTE = 1e-4
+
+_PHASE_KEYS = (
+    "t_serial", "t_parallel",  # scaling / overlap (engine), Process objects
+    "document_makespan", "discriminating_makespan",  # schedule
+    "window",  # fairness
+    "hybrid", "threads", "processes",  # master/worker model
+    "thread_small", "thread_big", "process_small", "process_big",  # payload checks
+)
+PAYLOAD_GROWTH_REPS = 3
+"""``experiments.payload_growth`` records the median of ``reps`` (default 3) timings per cell;
+the phase time is that many cells."""
+
+
+def _mean_var(xs: Sequence[float]) -> tuple[float, float]:
+    n = len(xs)
+    m = sum(xs) / n
+    v = sum((x - m) ** 2 for x in xs) / (n - 1) if n > 1 else 0.0
+    return m, v
+
+
+def two_sample(serial: Sequence[float], parallel: Sequence[float], ideal: float,
+               alpha_confirm: float = ALPHA_CONFIRM,
+               alpha_refute: float = ALPHA_REFUTE) -> dict[str, Any]:
+    """Decide "serialized" / "parallel" from unpaired phase times (seconds) with Welch's t.
+
+    Returns the speedup (ratio of geometric means) with its one-sided bounds at
+    ``alpha_confirm``, the verdict of each claim, the claim confirmed (or None) and
+    ``p`` of each claim's confirm test (the smallest α at which these samples confirm it).
+    """
+    if len(serial) < 2 or len(parallel) < 2:
+        raise ValueError("need at least two values per sample")
+    if min(serial) <= 0 or min(parallel) <= 0 or ideal <= 1:
+        raise ValueError("times must be positive and the ideal speedup above 1")
+    a = [math.log(x) for x in serial]
+    b = [math.log(x) for x in parallel]
+    ma, va = _mean_var(a)
+    mb, vb = _mean_var(b)
+    na, nb = len(a), len(b)
+    d = ma - mb
+    qa, qb = va / na, vb / nb
+    se = math.sqrt(qa + qb)
+    if se > 0:
+        den = (qa * qa / (na - 1) if qa else 0.0) + (qb * qb / (nb - 1) if qb else 0.0)
+        df = (qa + qb) ** 2 / den if den > 0 else float(na + nb - 2)
+        tc = float(sps.t.ppf(1 - alpha_confirm, df))
+        tr = float(sps.t.ppf(1 - alpha_refute, df))
+    else:  # identical values: the bound is the point estimate
+        df, tc, tr = float(na + nb - 2), 0.0, 0.0
+    lg = math.log(ideal)
+    confirm, ser_refute, par_refute = lg / 2, 0.75 * lg, 0.25 * lg
+    low, high = d - tc * se, d + tc * se
+    serialized = ("confirmed" if high < confirm
+                  else "refuted" if d - tr * se > ser_refute else "inconclusive")
+    parallel_v = ("confirmed" if low > confirm
+                  else "refuted" if d + tr * se < par_refute else "inconclusive")
+    if se > 0:
+        z = (d - confirm) / se
+        p_ser, p_par = float(sps.t.cdf(z, df)), float(sps.t.sf(z, df))
+    else:
+        p_ser, p_par = (0.0, 1.0) if d < confirm else (1.0, 0.0) if d > confirm else (1.0, 1.0)
+    answer = ("serialized" if serialized == "confirmed"
+              else "parallel" if parallel_v == "confirmed" else None)
+    return {
+        "n": [na, nb],
+        "speedup": {"value": math.exp(d), "low": math.exp(low), "high": math.exp(high)},
+        "ideal": ideal,
+        "confirm_bound": math.sqrt(ideal),
+        "df": df,
+        "verdicts": {"serialized": serialized, "parallel": parallel_v},
+        "answer": answer,
+        "p": {"serialized": p_ser, "parallel": p_par},
+        "log_sd": [math.sqrt(va), math.sqrt(vb)],
+    }
+
+
+def needed_per_arm(result: Mapping[str, Any], alpha: float = ALPHA_CONFIRM,
+                   cap: int = 1_000_000) -> int | None:
+    """Values per sample a fixed-size Welch test needs to confirm the claim the point estimate
+    favours at ``alpha``, if the means and spreads stay as measured; None when the estimate
+    sits on the bound (no finite sample decides it)."""
+    value = float(result["speedup"]["value"])
+    margin = abs(math.log(value) - math.log(float(result["confirm_bound"])))
+    if margin == 0:
+        return None
+    sa, sb = (float(x) for x in result["log_sd"])
+    s2 = sa * sa + sb * sb
+    if s2 == 0:
+        return 2
+    n = 2
+    while n <= cap:
+        se = math.sqrt(s2 / n)
+        if float(sps.t.ppf(1 - alpha, 2 * n - 2)) * se < margin:
+            return n
+        n = n + 1 if n < 64 else int(n * 1.1)
+    return None
+
+
+def prefix_decision(serial_groups: Sequence[Sequence[float]],
+                    parallel_groups: Sequence[Sequence[float]], ideal: float,
+                    alpha_confirm: float = ALPHA_CONFIRM,
+                    alpha_refute: float = ALPHA_REFUTE) -> tuple[int, dict[str, Any]] | None:
+    """The fewest leading groups (pyperf: worker processes; pytest-benchmark: rounds) of both
+    samples after which :func:`two_sample` confirms a claim, with that result; None if even
+    all of them do not.  Looking at every prefix is a sequential test without an α split: it
+    tells what a fixed run of that size would have given, not a stopping rule."""
+    k_max = min(len(serial_groups), len(parallel_groups))
+    for k in range(1, k_max + 1):
+        s = [x for g in serial_groups[:k] for x in g]
+        p = [x for g in parallel_groups[:k] for x in g]
+        if len(s) < 2 or len(p) < 2:
+            continue
+        res = two_sample(s, p, ideal, alpha_confirm, alpha_refute)
+        if res["answer"] is not None:
+            return k, res
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# time inside measured phases (a claims-suite report, docs/REPORT_SCHEMA.md)
+
+
+def _num(x: object) -> float:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else 0.0
+
+
+def check_phase_seconds(check: Mapping[str, Any]) -> float:
+    """Seconds a CHECK spent inside its measured phases, from its raw rounds (warm-up and
+    suspect rounds included: they were measured too).  Functional checks have none."""
+    raw = check.get("raw") or []
+    kind = check.get("kind")
+    total = 0.0
+    for rec in raw:
+        if not isinstance(rec, Mapping):
+            continue
+        if kind == "latency":
+            # each switch interval: one discarded wake-up + `tasks` samples of sleep + latency
+            samples = int(_num(check.get("tasks")) or 6)
+            sleep = _num(check.get("sleep")) or 0.002
+            for v in (rec.get("mean_latency") or {}).values():
+                total += (samples + 1) * (sleep + _num(v))
+            continue
+        cell = sum(_num(rec.get(k)) for k in _PHASE_KEYS)
+        if kind == "payload" and "process_growth" in rec:
+            cell *= PAYLOAD_GROWTH_REPS
+        total += cell
+    return total
+
+
+def _check_key(check: Mapping[str, Any]) -> tuple[Any, ...]:
+    raw = check.get("raw") or []
+    first = raw[0] if raw and isinstance(raw[0], Mapping) else {}
+    return (check.get("kind"), check.get("label"), check.get("elapsed"),
+            tuple(sorted((k, str(v)) for k, v in first.items() if k != "noise")))
+
+
+def suite_phase_time(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a claims-suite run's time went, from its JSON report.
+
+    Checks shared by several claims (one measurement deciding two claims) are counted once.
+    ``phases``: seconds inside measured phases; ``checks``: seconds inside the checks'
+    measuring loops (phases + noise readings + statistics between rounds); ``tests``: sum of
+    the tests' durations; ``calibration``: the report's calibration seconds.
+    """
+    seen: set[tuple[Any, ...]] = set()
+    phases = checks_elapsed = 0.0
+    per_kind: dict[str, float] = {}
+    n_checks = 0
+    rounds = 0
+    for rec in report.get("results") or []:
+        for check in rec.get("checks") or []:
+            if not isinstance(check, Mapping):
+                continue
+            key = _check_key(check)
+            if key in seen:
+                continue
+            seen.add(key)
+            n_checks += 1
+            ph = check_phase_seconds(check)
+            phases += ph
+            checks_elapsed += _num(check.get("elapsed"))
+            rounds += len(check.get("raw") or [])
+            kind = str(check.get("kind"))
+            per_kind[kind] = per_kind.get(kind, 0.0) + ph
+    tests = sum(_num(r.get("duration")) for r in report.get("results") or []
+                if isinstance(r, Mapping))
+    calibration = 0.0
+    for per_process in (report.get("calibration") or {}).values():
+        if isinstance(per_process, Mapping):
+            for cal in per_process.values():
+                if isinstance(cal, Mapping):
+                    calibration += _num(cal.get("seconds"))
+    session = report.get("session") or {}
+    return {
+        "phases": phases,
+        "checks": checks_elapsed,
+        "tests": tests,
+        "calibration": calibration,
+        "session": _num(session.get("duration")),
+        "unique_checks": n_checks,
+        "rounds": rounds,
+        "phases_by_kind": dict(sorted(per_kind.items())),
+    }
+
+
+def verdict_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Verdicts of a run's records, and ``wrong`` (a decided verdict that is not the expected
+    one: soak.py's definition) and ``decidable`` (expected confirmed or refuted)."""
+    out = {"confirmed": 0, "refuted": 0, "inconclusive": 0, "not-testable": 0,
+           "wrong": 0, "decidable": 0}
+    for r in records:
+        v, e = r.get("verdict"), r.get("expected")
+        if isinstance(v, str) and v in out:
+            out[v] += 1
+        if e in ("confirmed", "refuted"):
+            out["decidable"] += 1
+        if e is not None and v != e and v != "inconclusive":
+            out["wrong"] += 1
+    return out

@@ -1,0 +1,311 @@
+"""pytest-gil's benchmarks: time to a verdict (beside pyperf and pytest-benchmark), the claims
+suite's wall time and the share of it inside measured phases, accuracy over repeated runs
+(quiet and with a CPU hog), the harness's own cost, and the suite at several ``--gil-scale``.
+
+Usage::
+
+    python benchmarks/run.py                       # everything: reports/bench.json, bench.md
+    python benchmarks/run.py --quick               # fewer repeats, pyperf --fast, 1 + 1 soak runs
+    python benchmarks/run.py --only verdict,suite  # some sections
+    python benchmarks/run.py --runs 20 --hog-runs 10   # the full accuracy figures (~25 min)
+    python benchmarks/run.py --wait-load 1.0       # first wait (≤ 20 min) for a quiet machine
+    python benchmarks/run.py --quick --dry-run     # nothing measured: the plan and the writers
+
+Sections (``--only``): ``verdict``, ``suite``, ``accuracy``, ``harness``, ``scale``.  Each
+figure is a ratio or count from this one run, on this machine, with the machine profile and
+the load average at start and end.  Nothing here asserts a duration; the goals of issue 8 are
+checked and printed, and the exit status is 0 unless a section failed to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:  # sibling modules when imported from elsewhere (the tests)
+    sys.path.insert(0, str(HERE))
+
+import bench_markdown  # noqa: E402
+import bench_suite  # noqa: E402
+
+SECTIONS = ("verdict", "suite", "accuracy", "harness", "scale")
+WORKER_COUNTS = (1, 2, 4, 8, 16)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wait_for_quiet(threshold: float, max_wait: float, poll: float = 30.0) -> float:
+    """Sleep until the 1-minute load average is below ``threshold`` (at most ``max_wait``
+    seconds); returns the seconds waited."""
+    t0 = time.monotonic()
+    while True:
+        load = bench_suite.loadavg()
+        if not load or load[0] < threshold:
+            return time.monotonic() - t0
+        waited = time.monotonic() - t0
+        if waited >= max_wait:
+            log(f"load {load[0]:.2f} still ≥ {threshold} after {waited:.0f} s: measuring anyway")
+            return waited
+        log(f"load {load[0]:.2f} ≥ {threshold}: waiting ({waited:.0f} s so far)")
+        time.sleep(min(poll, max(1.0, max_wait - waited)))
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+
+
+def section_verdict(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
+    import bench_verdict
+
+    if args.dry_run:
+        return {"plan": bench_verdict.plan(args.python, args.quick)}
+    return bench_verdict.time_to_verdict(profile, args.python, fast_pyperf=args.quick, log=log)
+
+
+def _suite_cmd(args: argparse.Namespace, tests: Sequence[str], extra: Sequence[str] = ()) -> str:
+    return " ".join(["python", "-m", "pytest", *tests, "-q", "-p", "no:randomly",
+                     "--gil-report", "<tmp>", *extra])
+
+
+def section_suite(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
+    if args.dry_run:
+        return {"plan": _suite_cmd(args, ["tests/claims"])}
+    log("  claims suite at default scale …")
+    run = bench_suite.run_suite(args.python, ["tests/claims"])
+    run_out = {k: v for k, v in run.items() if k != "records"}
+    run_out["records"] = [{k: r[k] for k in ("key", "verdict", "expected", "outcome",
+                                             "duration")} for r in run["records"]]
+    return {"run": run_out, "figures": bench_suite.suite_figures(run)}
+
+
+def section_accuracy(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
+    if args.dry_run:
+        return {"plan": f"soak.run_once × {args.runs} quiet + {args.hog_runs} with "
+                        f"soak.cpu_hog({args.hog_procs})"}
+    return bench_suite.accuracy(args.python, args.runs, args.hog_runs, args.hog_procs, log=log)
+
+
+def section_harness(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
+    if args.dry_run:
+        return {"plan": f"runner_cost: thread_skew, dispatch, pool_start, interpreters, "
+                        f"calibration for workers {WORKER_COUNTS}"}
+    import runner_cost
+
+    repeats = 6 if args.quick else 20
+    pool_counts = (1, 2) if args.quick else WORKER_COUNTS
+    out: dict[str, Any] = {"repeats": repeats,
+                           "default_start_method": profile.get("default_start_method")}
+    parts: dict[str, Callable[[], Any]] = {
+        "thread_skew": lambda: runner_cost.thread_skew(repeats),
+        "dispatch": lambda: runner_cost.dispatch(repeats, WORKER_COUNTS),
+        "pool_start": lambda: runner_cost.pool_start(repeats, pool_counts),
+        "interpreters": lambda: runner_cost.interpreters(repeats, WORKER_COUNTS),
+        "calibration": lambda: runner_cost.calibration(repeats * 3),
+    }
+    for name, fn in parts.items():
+        log(f"  harness: {name} …")
+        out[name] = fn()
+    out["growth"] = harness_growth(out)
+    return out
+
+
+def harness_growth(h: dict[str, Any]) -> dict[str, float]:
+    """Median at the most workers over the median at one worker, per figure."""
+    def ratio(rows: Sequence[dict[str, Any]], wkey: str, fig: str) -> float | None:
+        by = {r[wkey]: (r.get(fig) or {}).get("median") for r in rows
+              if isinstance(r.get(fig), dict)}
+        if not by:
+            return None
+        lo, hi = by.get(min(by)), by.get(max(by))
+        return hi / lo if lo and hi is not None else None
+
+    out = {
+        "thread start skew": ratio(h.get("thread_skew") or [], "threads", "skew"),
+        "pool round trip": ratio(h.get("dispatch") or [], "workers", "round_trip"),
+        "pool dispatch per task": ratio(h.get("dispatch") or [], "workers",
+                                        "per_task_in_batch"),
+        "pool start skew": ratio(h.get("dispatch") or [], "workers", "skew"),
+    }
+    it = h.get("interpreters") or {}
+    if it.get("rows"):
+        out["sub-interpreters start"] = ratio(it["rows"], "workers", "start_all_workers")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def section_scale(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
+    if args.dry_run:
+        return {"plan": "; ".join(_suite_cmd(args, args.scale_tests, ["--gil-scale", f"{s:g}"])
+                                  for s in args.scale)}
+    return bench_suite.scale_runs(args.python, args.scale_tests, args.scale, log=log)
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]]] = {
+    "verdict": section_verdict,
+    "suite": section_suite,
+    "accuracy": section_accuracy,
+    "harness": section_harness,
+    "scale": section_scale,
+}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def reproduce(args: argparse.Namespace) -> list[str]:
+    cmd = ["python benchmarks/run.py"]
+    if args.quick:
+        cmd.append("--quick")
+    if args.only != ",".join(SECTIONS):
+        cmd.append(f"--only {args.only}")
+    cmd.append(f"--runs {args.runs} --hog-runs {args.hog_runs}")
+    if args.scale != [0.25, 1.0, 4.0]:
+        cmd.append("--scale " + ",".join(f"{s:g}" for s in args.scale))
+    return [
+        ". .venv/bin/activate   # pyperf, pytest-benchmark, scipy installed",
+        "python benchmarks/run.py --wait-load 1.0              # this report's figures",
+        "python benchmarks/run.py --only accuracy --runs 20 --hog-runs 10   # full accuracy",
+        "# this run: " + " ".join(cmd),
+    ]
+
+
+def write_outputs(result: dict[str, Any], out_dir: Path, stem: str) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix, text in ((".json", json.dumps(result, indent=1, default=str) + "\n"),
+                         (".md", bench_markdown.render(result))):
+        path = out_dir / f"{stem}{suffix}"
+        tmp = path.with_suffix(f"{suffix}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats, pyperf --fast, 1 quiet + 1 hog soak run")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="measure nothing: write the plan (bench-dry-run.json/.md)")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections among {', '.join(SECTIONS)}")
+    parser.add_argument("--scale", default="0.25,1,4",
+                        help="--gil-scale values for the scale section (default 0.25,1,4)")
+    parser.add_argument("--scale-tests", default="tests/claims/test_gil.py",
+                        help="what the scale section runs (default tests/claims/test_gil.py)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="quiet claims-suite runs for accuracy (default 3; --quick 1)")
+    parser.add_argument("--hog-runs", type=int, default=None,
+                        help="runs beside a CPU hog (default 2; --quick 1)")
+    parser.add_argument("--hog-procs", type=int, default=1, help="processes in the hog")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter to benchmark (default: this one)")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "reports",
+                        help="where bench.json and bench.md go (default reports/)")
+    parser.add_argument("--wait-load", type=float, default=None, metavar="LOAD",
+                        help="first wait until the 1-minute load average is below LOAD")
+    parser.add_argument("--wait-max", type=float, default=1200.0,
+                        help="seconds to wait for --wait-load at most (default 1200)")
+    args = parser.parse_args(argv)
+    args.sections = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {sorted(unknown)}; choose among {', '.join(SECTIONS)}")
+    try:
+        args.scale = [float(x) for x in args.scale.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--scale must be comma-separated numbers, got {args.scale!r}")
+    if not args.scale or min(args.scale) <= 0:
+        parser.error("--scale values must be positive")
+    args.scale_tests = args.scale_tests.split()
+    args.runs = (1 if args.quick else 3) if args.runs is None else args.runs
+    args.hog_runs = (1 if args.quick else 2) if args.hog_runs is None else args.hog_runs
+    if args.runs < 0 or args.hog_runs < 0 or args.hog_procs < 1:
+        parser.error("--runs/--hog-runs must be ≥ 0 and --hog-procs ≥ 1")
+    return args
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _sigterm)  # finally blocks kill what we started
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from pytest_gil import __version__
+    from pytest_gil.profile import runtime_profile
+
+    waited = 0.0
+    if args.wait_load is not None and not args.dry_run:
+        waited = wait_for_quiet(args.wait_load, args.wait_max)
+    prof = runtime_profile()
+    profile = prof.to_dict()
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {
+        "schema": "pytest-gil-bench",
+        "schema_version": 1,
+        "plugin_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "dry-run" if args.dry_run else ("quick" if args.quick else "full"),
+        "runtime": profile,
+        "runtime_label": prof.label(),
+        "python": args.python,
+        "load": {"start": bench_suite.loadavg(), "waited": round(waited, 1)},
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "sections": {},
+        "errors": {},
+    }
+    interrupted = False
+    try:
+        for name in args.sections:
+            log(f"{name} …")
+            t_s = time.perf_counter()
+            try:
+                result["sections"][name] = RUNNERS[name](args, profile)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # one broken section must not lose the others
+                result["errors"][name] = "".join(traceback.format_exception(exc))[-2000:]
+                result["sections"][name] = {"skipped": f"failed: {exc!r}"}
+                log(f"  {name} failed: {exc!r}")
+            sec = result["sections"][name]
+            if isinstance(sec, dict):
+                sec["section_seconds"] = round(time.perf_counter() - t_s, 2)
+                sec["load_after"] = bench_suite.loadavg()
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: writing what was measured")
+    result["load"]["end"] = bench_suite.loadavg()
+    result["elapsed"] = time.perf_counter() - t0
+    result["interrupted"] = interrupted
+    result["goals"] = bench_markdown.evaluate_goals(result)
+    result["reproduce"] = reproduce(args)
+    stem = "bench-dry-run" if args.dry_run else "bench"
+    json_path, md_path = write_outputs(result, args.out_dir, stem)
+    print(bench_markdown.render(result))
+    log(f"written: {json_path}, {md_path}")
+    return 1 if result["errors"] or interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
