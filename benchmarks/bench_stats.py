@@ -196,13 +196,16 @@ def suite_phase_time(report: Mapping[str, Any]) -> dict[str, Any]:
     Checks shared by several claims (one measurement deciding two claims) are counted once.
     ``phases``: seconds inside measured phases; ``checks``: seconds inside the checks'
     measuring loops (phases + noise readings + statistics between rounds); ``tests``: sum of
-    the tests' durations; ``calibration``: the report's calibration seconds.
+    the tests' durations; ``calibration``: the report's calibration seconds;
+    ``scaling_round_seconds``: the mean phase time of a round of the ``scaling`` checks (the
+    calibrated ones, which ``--gil-scale`` multiplies).
     """
     seen: set[tuple[Any, ...]] = set()
     phases = checks_elapsed = 0.0
     per_kind: dict[str, float] = {}
     n_checks = 0
     rounds = 0
+    scaled: list[float] = []
     for rec in report.get("results") or []:
         for check in rec.get("checks") or []:
             if not isinstance(check, Mapping):
@@ -218,6 +221,9 @@ def suite_phase_time(report: Mapping[str, Any]) -> dict[str, Any]:
             rounds += len(check.get("raw") or [])
             kind = str(check.get("kind"))
             per_kind[kind] = per_kind.get(kind, 0.0) + ph
+            if kind == "scaling":  # calibrated work: its rounds scale with --gil-scale
+                scaled += [_num(r.get("t_serial")) + _num(r.get("t_parallel"))
+                           for r in check.get("raw") or [] if isinstance(r, Mapping)]
     tests = sum(_num(r.get("duration")) for r in report.get("results") or []
                 if isinstance(r, Mapping))
     calibration = 0.0
@@ -236,6 +242,7 @@ def suite_phase_time(report: Mapping[str, Any]) -> dict[str, Any]:
         "unique_checks": n_checks,
         "rounds": rounds,
         "phases_by_kind": dict(sorted(per_kind.items())),
+        "scaling_round_seconds": sum(scaled) / len(scaled) if scaled else None,
     }
 
 

@@ -205,7 +205,7 @@ def pyperf_compare(serial: dict[str, Any], parallel: dict[str, Any], python: str
     cmd = [python, "-m", "pyperf", "compare_to", serial["path"], parallel["path"]]
     wall, proc = _run(cmd, workdir, 120.0)
     text = proc.stdout.strip()
-    if "Not significant" in text:
+    if "not significant" in text.lower():
         says = "not significant (95%)"
     elif "Significant" in text or re.search(r"\d+(\.\d+)?x (faster|slower)", text):
         m = re.search(r"(\d+(?:\.\d+)?x (?:faster|slower))", text)

@@ -58,12 +58,17 @@ class Project:
 PROJECTS = {
     p.name: p
     for p in (
-        Project("more-itertools", "10.8.0", "tests"),
+        Project("more-itertools", "10.8.0", "tests", (), ("-q",)),
         Project("attrs", "25.4.0", "tests", ("hypothesis", "pympler", "cloudpickle"),
-                ("-p", "no:cacheprovider", "--ignore=tests/test_mypy.yml")),
-        Project("python-dateutil", "2.9.0.post0", "tests", ("freezegun", "hypothesis", "six")),
+                ("-q", "--ignore=tests/test_mypy.yml")),
+        Project("python-dateutil", "2.9.0.post0", "tests", ("freezegun", "hypothesis", "six"),
+                ("-q",)),
     )
 }
+
+STARTUP = Project("a one-test suite (fixed cost)", "", "test_one.py")
+"""The fixed cost: plugin import, configure, header, unconfigure.  Without ``-q`` so that the
+report header (and with it the runtime profile) is computed, as in an ordinary run."""
 
 MODES = {"with": (), "without": ("-p", "no:gil")}
 
@@ -133,7 +138,7 @@ def outcome(text: str) -> dict[str, int]:
 def time_once(py: Path, src: Path, project: Project, mode: str, collect_only: bool
               ) -> tuple[float, float, dict[str, int], str]:
     """(wall seconds, CPU seconds of the pytest process, outcome counts, stdout)."""
-    args = [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", *project.pytest_args,
+    args = [str(py), "-m", "pytest", "-p", "no:cacheprovider", *project.pytest_args,
             *MODES[mode]]
     if collect_only:
         args.append("--collect-only")
@@ -169,11 +174,12 @@ def _phase_figures(samples: dict[str, list[float]]) -> dict[str, Any]:
     }
 
 
-def measure(project: Project, workdir: Path, repeats: int, plugin_source: Path
+def measure(project: Project, py: Path, src: Path, repeats: int,
+            phases: Sequence[tuple[str, bool]] = (("collection", True), ("run", False)),
             ) -> dict[str, Any]:
-    py, src = prepare(project, workdir, plugin_source)
-    out: dict[str, Any] = {"project": f"{project.name} {project.version}"}
-    for phase, collect_only in (("collection", True), ("run", False)):
+    out: dict[str, Any] = {"project": f"{project.name} {project.version}".strip(),
+                           "phases": [name for name, _ in phases]}
+    for phase, collect_only in phases:
         walls: dict[str, list[float]] = {m: [] for m in MODES}
         cpus: dict[str, list[float]] = {m: [] for m in MODES}
         seen: dict[str, dict[str, int]] = {}
@@ -200,15 +206,14 @@ def measure(project: Project, workdir: Path, repeats: int, plugin_source: Path
 
 
 def report(results: Sequence[dict[str, Any]]) -> str:
-    first = next(iter(results))
-    lines = [f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
-             f"{len(first['run']['wall']['seconds']['with'])} repeats each, alternating "
-             "with/without -p no:gil; median [min-max]"]
+    lines = [f"python {platform.python_version()}, {os.cpu_count()} CPUs; runs alternate "
+             "with/without -p no:gil; median [min-max] of the repeats"]
     for r in results:
-        for phase in ("collection", "run"):
+        for phase in r["phases"]:
             p = r[phase]
             counts = ", ".join(f"{n} {k}" for k, n in p["outcomes"]["with"].items())
-            lines.append(f"{r['project']} {phase}: outcomes "
+            n = len(p["wall"]["seconds"]["with"])
+            lines.append(f"{r['project']} {phase} ({n} repeats): outcomes "
                          f"{'identical' if p['same_outcomes'] else 'DIFFER'} ({counts})")
             for clock in ("wall", "cpu"):
                 f = p[clock]
@@ -228,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs per mode (default 5)")
     parser.add_argument("--workdir", type=Path,
                         default=Path(tempfile.gettempdir()) / "pytest-gil-overhead")
+    parser.add_argument("--startup-repeats", type=int, default=30,
+                        help="runs per mode of a one-test suite, the fixed cost (default 30; "
+                             "0 skips it)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--plugin-source", type=Path, default=REPO,
                         help="the pytest-gil tree to install (default: this checkout)")
@@ -235,18 +243,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     results = []
-    for name in args.project or ["more-itertools", "attrs"]:
+    for i, name in enumerate(args.project or ["more-itertools", "attrs"]):
         project = PROJECTS[name]
         workdir = args.workdir / name
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"{name} {project.version}", flush=True)
-        results.append(measure(project, workdir, args.repeats, args.plugin_source))
+        py, src = prepare(project, workdir, args.plugin_source)
+        if i == 0 and args.startup_repeats:
+            one = workdir / "startup"
+            one.mkdir(exist_ok=True)
+            (one / STARTUP.tests).write_text("def test_one():\n    pass\n")
+            print(STARTUP.name, flush=True)
+            results.append(measure(STARTUP, py, one, args.startup_repeats, (("run", False),)))
+        results.append(measure(project, py, src, args.repeats))
     text = report(results)
     print(text)
     if args.json:
         args.json.write_text(json.dumps({"python": platform.python_version(),
                                          "results": results, "summary": text}, indent=2))
-    return 0 if all(r[p]["same_outcomes"] for r in results for p in ("collection", "run")) else 1
+    return 0 if all(r[p]["same_outcomes"] for r in results for p in r["phases"]) else 1
 
 
 if __name__ == "__main__":

@@ -122,18 +122,27 @@ def section_harness(args: argparse.Namespace, profile: dict[str, Any]) -> dict[s
     return out
 
 
-def harness_growth(h: dict[str, Any]) -> dict[str, float]:
-    """Median at the most workers over the median at one worker, per figure."""
-    def ratio(rows: Sequence[dict[str, Any]], wkey: str, fig: str) -> float | None:
-        by = {r[wkey]: (r.get(fig) or {}).get("median") for r in rows
-              if isinstance(r.get(fig), dict)}
-        if not by:
+def harness_growth(h: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per figure: the median at the most workers over the median at the fewest workers with
+    a positive figure (``{"from": 2, "to": 16, "ratio": 3.1}``)."""
+    def ratio(rows: Sequence[dict[str, Any]], wkey: str, fig: str,
+              sub: str | None = None) -> dict[str, float] | None:
+        by = {}
+        for r in rows:
+            cell = (r.get(sub) or {}) if sub and sub in r else r
+            if isinstance(cell.get(fig), dict):
+                by[r[wkey]] = cell[fig].get("median")
+        positive = {w: v for w, v in by.items() if isinstance(v, (int, float)) and v > 0}
+        if len(positive) < 2:
             return None
-        lo, hi = by.get(min(by)), by.get(max(by))
-        return hi / lo if lo and hi is not None else None
+        lo, hi = min(positive), max(positive)  # skew at 1 worker is 0: start from the next
+        return {"from": lo, "to": hi, "ratio": positive[hi] / positive[lo]}
 
     out = {
-        "thread start skew": ratio(h.get("thread_skew") or [], "threads", "skew"),
+        "thread start skew (sleep tasks)": ratio(h.get("thread_skew") or [], "threads", "skew",
+                                                 "sleep"),
+        "thread start skew (calc tasks)": ratio(h.get("thread_skew") or [], "threads", "skew",
+                                                "calc"),
         "pool round trip": ratio(h.get("dispatch") or [], "workers", "round_trip"),
         "pool dispatch per task": ratio(h.get("dispatch") or [], "workers",
                                         "per_task_in_batch"),

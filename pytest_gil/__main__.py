@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .profile import runtime_profile
 
-    p = runtime_profile()
+    try:
+        p = runtime_profile()
+    except ValueError as exc:
+        parser.exit(2, f"error: {exc}\n")
     if args.json:
         print(json.dumps(p.to_dict(), indent=2, sort_keys=True))
         return 0

@@ -102,6 +102,7 @@ def process_pool(runtime_profile: RuntimeProfile) -> Iterator[ManagedProcessPool
     ``run_tasks("process", ..., executor=process_pool)`` or ``measure_scaling``."""
     pool = ManagedProcessPool(max(1, runtime_profile.usable_cpus), settings.current().start_method)
     try:
+        pool.live_executor()  # handed out warm: start-up never falls inside a test body
         yield pool
     finally:
         terminate_executor(pool, wait=False)
@@ -145,10 +146,13 @@ def gil_claim(request: pytest.FixtureRequest) -> ClaimContext:
     measured verdict and assert it."""
     marker = request.node.get_closest_marker("claim")
     if marker is None or not marker.args:
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: the gil_claim fixture needs @pytest.mark.claim(\"<id>\")"
+        pytest.fail(
+            f"{request.node.nodeid}: the gil_claim fixture needs @pytest.mark.claim(\"<id>\")",
+            pytrace=False,
         )
+    problem = ""
     try:
         return context_for(marker.args[0], _runtime_profile(), request.node.nodeid)
     except KeyError as exc:
-        raise pytest.UsageError(f"{request.node.nodeid}: {exc.args[0]}") from None
+        problem = str(exc.args[0])
+    pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)

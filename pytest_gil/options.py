@@ -144,7 +144,9 @@ def addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gil", "pytest-gil: measure concurrency claims")
     for opt in OPTIONS:
         kwargs: dict[str, Any] = {"dest": opt.dest, "default": None}
-        help_text = f"{opt.help} Default: {opt.default!r}."
+        help_text = opt.help if "default" in opt.help.lower() else (
+            f"{opt.help} Default: {opt.default!r}."
+        )
         if opt.choices:
             kwargs["metavar"] = "{" + ",".join(opt.choices) + "}"
         elif opt.metavar:
@@ -153,7 +155,20 @@ def addoption(parser: pytest.Parser) -> None:
             kwargs["action"] = "store_const"
             kwargs["const"] = "true"
         group.addoption(f"--{opt.name}", help=help_text, **kwargs)
-        parser.addini(opt.dest, help=help_text, default=None)
+        _addini(parser, opt, help_text)
+
+
+def _addini(parser: pytest.Parser, opt: Option, help_text: str) -> None:
+    # pytest ≥ 9.2 takes a type expression, so native TOML configs ([tool.pytest]) may give
+    # numbers and booleans; older pytest reads every value as a string (validated the same).
+    native: Any = str | bool if opt.validate is _flag else str | float
+    if isinstance(opt.default, (float, bool)) or opt.validate is _flag:
+        try:
+            parser.addini(opt.dest, help=help_text, type=native, default=None)
+            return
+        except (TypeError, ValueError):
+            pass
+    parser.addini(opt.dest, help=help_text, default=None)
 
 
 def read_settings(config: pytest.Config) -> settings.Settings:

@@ -71,6 +71,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     run_settings = options.read_settings(config)
+    try:
+        runtime_profile()  # a bad PYTEST_GIL_PROFILE is a usage error, found before any test
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", None)
     shared = SharedState(workerinput.get("gil_shared_dir") if workerinput else None)
     config.stash[SHARED] = shared

@@ -113,8 +113,7 @@ def _context(start_method: str | None) -> Any:
     if start_method not in available:
         raise ValueError(
             f"unknown start method {start_method!r}: the start methods available on this "
-            f"platform are {', '.join(available)} (or None for the default, "
-            f"{multiprocessing.get_start_method(allow_none=True) or available[0]!r})"
+            f"platform are {', '.join(available)} (or None for the platform's default)"
         )
     return multiprocessing.get_context(start_method)
 
@@ -245,10 +244,10 @@ def terminate_executor(executor: cf.Executor, *, wait: bool = True, timeout: flo
 
     ``wait=True`` lets the running and pending tasks finish for up to ``timeout`` seconds;
     ``wait=False`` cancels the pending ones.  Then process workers still alive are terminated,
-    then killed, and
-    worker threads still running a task are stopped (:func:`pytest_gil.runners.stop_thread`).
-    A thread blocked in C code cannot be stopped: a ``RuntimeWarning`` names it, and it is
-    left running as a daemon thread.  Never blocks for much longer than ``timeout``.
+    then killed, and worker threads still running a task are stopped
+    (:func:`pytest_gil.runners.stop_thread`).  A thread blocked in C code cannot be stopped:
+    a ``RuntimeWarning`` names it, and it is left running as a daemon thread.  Never blocks
+    for much longer than ``timeout``.
     """
     inner = executor.inner if isinstance(executor, ManagedProcessPool) else executor
     _live.discard(executor)
@@ -311,12 +310,15 @@ def _doomed(pid: int) -> bool:
     return bool(pending & fatal)
 
 
-def _broken(executor: cf.Executor) -> bool:
-    """The pool is broken, or one of its workers died (or is dying) and the pool has not
-    noticed yet: a worker killed between two tests must not fail the next one."""
+def _broken(executor: cf.Executor, thorough: bool = True) -> bool:
+    """The pool is broken, or one of its workers died (or, ``thorough``, is dying) and the
+    pool has not noticed yet: a worker killed between two tests must not fail the next one."""
     if getattr(executor, "_broken", False):
         return True
-    return any(not p.is_alive() or _doomed(p.pid) for p in _process_children(executor))
+    procs = _process_children(executor)
+    if any(not p.is_alive() for p in procs):
+        return True
+    return thorough and any(_doomed(p.pid) for p in procs)
 
 
 class ManagedProcessPool(cf.Executor):
@@ -344,11 +346,13 @@ class ManagedProcessPool(cf.Executor):
     def _max_workers(self) -> int:  # read by runners.run_tasks
         return self.size
 
-    def live_executor(self) -> cf.ProcessPoolExecutor:
-        """The live inner pool, (re)built and warmed if needed."""
+    def live_executor(self, *, thorough: bool = True) -> cf.ProcessPoolExecutor:
+        """The live inner pool, (re)built and warmed if needed.  ``thorough`` (before a
+        measured phase) also catches a worker with a fatal signal pending (~50 µs a worker);
+        ``submit`` skips that."""
         with self._lock:
             inner = self.inner
-            if inner is not None and _broken(inner):
+            if inner is not None and _broken(inner, thorough):
                 terminate_executor(inner, wait=False)
                 self.inner = inner = None
                 self.rebuilds += 1
@@ -397,14 +401,14 @@ class ManagedProcessPool(cf.Executor):
     ) -> cf.Future[Any]:
         __tracebackhide__ = True
         check_picklable(fn, args, kwargs)
-        inner = self.live_executor()
+        inner = self.live_executor(thorough=False)
         submit = getattr(inner, "submit_unchecked", inner.submit)
         future: cf.Future[Any] = submit(fn, *args, **kwargs)
         self._submitted.add(future)
         return future
 
     def map(self, fn: Callable[..., Any], *iterables: Any, **kwargs: Any) -> Any:
-        return self.live_executor().map(fn, *iterables, **kwargs)
+        return self.live_executor(thorough=False).map(fn, *iterables, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         terminate_executor(self, wait=wait)

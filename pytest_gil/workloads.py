@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import random
 import threading
 import time
 import zlib
@@ -90,7 +91,8 @@ def _buffer(nbytes: int) -> bytes:
     buf = _buffers.get(nbytes)
     if buf is None:
         # Compressible but not trivial: zlib must do real work on it.
-        block = bytes(range(256)) * 16 + os.urandom(4096)
+        # The same bytes in every process (seeded), so results compare across workers.
+        block = bytes(range(256)) * 16 + random.Random(0).randbytes(4096)
         buf = (block * (nbytes // len(block) + 1))[:nbytes]
         _buffers[nbytes] = buf
     return buf
@@ -190,6 +192,10 @@ def calibrate(target: float = DEFAULT_TARGET) -> Calibration:
     cap = 256 * 1024 * 1024
     sha_bytes = min(cap, size_for(sha256_work, target, 1 << 16))
     zlib_bytes = min(cap, size_for(zlib_work, target, 1 << 16))
+    # Keep only the buffers of the final sizes; the probes' would hold ~150 MiB for nothing.
+    for size in list(_buffers):
+        if size not in (sha_bytes, zlib_bytes):
+            del _buffers[size]
     return Calibration(
         target=target,
         calc_n=calc_n,

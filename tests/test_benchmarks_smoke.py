@@ -113,6 +113,7 @@ def test_suite_phase_time_counts_shared_checks_once() -> None:
     assert t["calibration"] == pytest.approx(0.3)
     assert t["session"] == 5.0
     assert t["tests"] == pytest.approx(1.9)
+    assert t["scaling_round_seconds"] == pytest.approx(0.25)
 
 
 def test_verdict_counts_follow_soaks_definition_of_wrong() -> None:
@@ -169,15 +170,17 @@ def _result() -> dict[str, Any]:
                                    "claims_not_clean": {"x": {"n": 1, "wrong": 0,
                                                               "inconclusive": 1}}}},
             "harness": {"default_start_method": "fork",
-                        "thread_skew": [{"threads": 1, "skew": {"median": 1e-6, "max": 2e-6},
-                                         "lag": {"median": 5e-5, "max": 1e-4}}],
+                        "thread_skew": [{"threads": 1, "sleep": {
+                            "skew": {"median": 1e-6, "max": 2e-6},
+                            "lag": {"median": 5e-5, "max": 1e-4}}}],
                         "dispatch": [{"workers": 1, "round_trip": {"median": 2e-4, "max": 1e-3},
                                       "per_task_in_batch": {"median": 1e-4, "max": 2e-4},
                                       "skew": {"median": 1e-4, "max": 2e-4}}],
                         "interpreters": {"available": False, "reason": "no API on 3.11"},
                         "calibration": [{"scale": 1.0, "target": 0.05,
                                          "seconds": {"median": 0.8, "max": 1.0}}],
-                        "growth": {"thread start skew": 3.0}},
+                        "growth": {"thread start skew (sleep tasks)":
+                                   {"from": 2, "to": 16, "ratio": 3.0}}},
             "scale": {"tests": ["tests/claims/test_gil.py"], "rows": [
                 {"scale": 0.25, "wall": 10.0, "time": {"phases": 2.0, "rounds": 40},
                  "counts": {"confirmed": 5}},
@@ -205,6 +208,7 @@ def test_markdown_has_a_table_per_section() -> None:
     assert "| do 2 threads speed up calc? | pyperf | serialized ✓ |" in md
     assert "needs ≈ 12 values per phase" in md
     assert "×0.25" in md  # phases at scale 0.25 relative to scale 1
+    assert "×3.0 (2 → 16)" in md and "| 1 | 1 µs / 2 µs |" in md
     assert bench_markdown.secs(0.0123) == "12.3 ms" and bench_markdown.secs(None) == "—"
 
 

@@ -397,13 +397,17 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
     )
     result.stdout.fnmatch_lines(
         [
-            "  gil_scale (string):*Multiply the calibrated task duration*",
-            "  gil_budget (string):*Seconds one check may take*",
-            "  gil_alpha (string):*Significance level*",
-            "  gil_report (string):*Directory for the JSON*",
-            "  gil_inconclusive (string):*",
-            "  gil_start_method (string):*",
-            "  gil_fail_on_gil_reenabled (string):*",
+            "  gil_scale (*",
+            "*Multiply the calibrated task duration*",
+            "  gil_budget (*",
+            "*Seconds one check may take*",
+            "  gil_alpha (*",
+            "*Significance level*",
+            "  gil_report (*",
+            "*Directory for the JSON*",
+            "  gil_inconclusive (*",
+            "  gil_start_method (*",
+            "  gil_fail_on_gil_reenabled (*",
         ]
     )
     text = " ".join(result.stdout.str().split())  # undo the wrapping

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +118,16 @@ class Inner:
         data: dict[str, Any] = json.loads(path.read_text())
         return data
 
-    def assert_clean_end(self, allow_threads: Sequence[str] = ()) -> None:
-        """At the end of the inner run no child process and no extra thread was alive."""
+    def assert_clean_end(self) -> None:
+        """At the end of the inner run no child process and no thread but the main one was
+        alive."""
         probe = self.probe()
         assert probe["children"] == []
-        extra = [t for t in probe["threads"] if not t.startswith(tuple(allow_threads) or "\0")]
-        assert extra == []
+        assert probe["threads"] == []
 
     def survivors(self, wait: float = 10.0) -> list[str]:
-        """Processes (other than this one) with our token still alive after ``wait`` s."""
+        """Processes (other than this one) with our token still alive, waiting up to ``wait``
+        seconds for those on their way out (workers whose parent just died)."""
         deadline = time.monotonic() + wait
         while True:
             found = _token_processes(self.token)
