@@ -111,7 +111,11 @@ def _verdict_section(v: Mapping[str, Any]) -> list[str]:
         "measuring). *Answer* is the claim the tool's samples confirm under the engine's test "
         "at α = 1e-3 (pytest-gil: its own sequential test; peers: Welch t on their log times, "
         "same bounds: √ideal to confirm, ideal^¾ / ideal^¼ to refute); *p* is that claim's "
-        f"confirm p-value. pyperf mode: {v.get('pyperf_mode', '?')}.",
+        f"confirm p-value. pyperf mode: {v.get('pyperf_mode', '?')}; its serial `calc` "
+        "benchmark serves both `calc` questions and its time counts in both. *What α = 1e-3 "
+        "needs*: the fewest leading worker processes / rounds of the peer's run whose values "
+        "already confirm the claim (a run of that size would have sufficed), or the values "
+        "per phase a run would need at the measured spread.",
         "",
     ]
     rows = []
@@ -230,6 +234,14 @@ def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _g(x: object) -> str:
+    """A scale as written on the command line (JSON turns the float keys into strings)."""
+    try:
+        return f"{float(str(x)):g}"
+    except ValueError:
+        return str(x)
+
+
 def _med_max(d: object) -> str:
     if not isinstance(d, Mapping):
         return "—"
@@ -285,7 +297,7 @@ def _scale_section(sc: Mapping[str, Any]) -> list[str]:
         return [*out, f"Not measured: {sc.get('skipped') or 'dry run'}", ""]
     out += [f"`{' '.join(sc.get('tests') or [])}` at each scale.", ""]
     rows = []
-    base = next((r for r in sc.get("rows") or [] if r["scale"] == 1), None)
+    base = next((r for r in sc.get("rows") or [] if _g(r["scale"]) == "1"), None)
     bt = (base or {}).get("time") or {}
     base_ph, base_round = bt.get("phases"), bt.get("scaling_round_seconds")
     for r in sc.get("rows") or []:
@@ -294,7 +306,7 @@ def _scale_section(sc: Mapping[str, Any]) -> list[str]:
         ph, rnd = t.get("phases"), t.get("scaling_round_seconds")
         rel = f"×{ph / base_ph:.2f}" if ph and base_ph else "—"
         rel_round = f"{secs(rnd)} (×{rnd / base_round:.2f})" if rnd and base_round else secs(rnd)
-        rows.append([f"{r['scale']:g}", secs(r.get("wall")), f"{secs(ph)} ({rel})", rel_round,
+        rows.append([_g(r["scale"]), secs(r.get("wall")), f"{secs(ph)} ({rel})", rel_round,
                      t.get("rounds", "—"), c.get("confirmed", 0), c.get("refuted", 0),
                      c.get("inconclusive", 0), c.get("not-testable", 0), c.get("wrong", 0)])
     out += table(["scale", "wall", "measured phases (vs scale 1)",
@@ -308,12 +320,12 @@ def _scale_section(sc: Mapping[str, Any]) -> list[str]:
     out += ["", f"Decided verdicts that differ between scales: {len(flips)} of "
             f"{st.get('claims', '?')} claims."]
     for f in flips:
-        out.append(f"- {f['claim']}: " + ", ".join(f"{k:g} → {v}" for k, v in
+        out.append(f"- {f['claim']}: " + ", ".join(f"{_g(k)} → {v}" for k, v in
                                                   f["verdicts"].items()))
     und = st.get("inconclusive_somewhere") or []
     if und:
         out.append("Inconclusive at some scale: " + "; ".join(
-            f"{u['claim']} (" + ", ".join(f"{k:g}: {v}" for k, v in u["verdicts"].items()) + ")"
+            f"{u['claim']} (" + ", ".join(f"{_g(k)}: {v}" for k, v in u["verdicts"].items()) + ")"
             for u in und) + ".")
     return [*out, ""]
 

@@ -22,6 +22,7 @@ _LAZY = {
     "TaskRecord": "runners",
     "ThreadRunner": "runners",
     "WorkerError": "runners",
+    "WorkerDied": "runners",
     "measure_scaling": "engine",
     "measure_overlap": "engine",
     "assert_no_speedup": "engine",
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
         releases_gil,
     )
     from .profile import RuntimeProfile, override_profile, runtime_profile, usable_cpus
-    from .runners import TaskRecord, ThreadRunner, Timeline, WorkerError, run_tasks
+    from .runners import TaskRecord, ThreadRunner, Timeline, WorkerDied, WorkerError, run_tasks
 
 
 def __getattr__(name: str) -> Any:

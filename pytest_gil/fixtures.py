@@ -43,6 +43,7 @@ CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 """The call-phase report of an item, so fixture teardown knows whether the test failed."""
 
 SHARED = pytest.StashKey[Any]()
+POOL = pytest.StashKey[ManagedProcessPool]()
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
@@ -90,22 +91,36 @@ def thread_runner() -> Iterator[ThreadRunner]:
         if alive:
             names = ", ".join(t.name for t in alive)
             pytest.fail(
-                f"thread_runner: {len(alive)} thread(s) still running after 30 s: {names}",
+                f"thread_runner: {len(alive)} thread(s) blocked in C code could not be "
+                f"stopped: {names} (left as daemon threads; they end with the process)",
                 pytrace=False,
             )
 
 
 @pytest.fixture(scope="session")
-def process_pool(runtime_profile: RuntimeProfile) -> Iterator[ManagedProcessPool]:
+def process_pool(
+    runtime_profile: RuntimeProfile, pytestconfig: pytest.Config
+) -> Iterator[ManagedProcessPool]:
     """A warm process pool for the session, one worker per usable CPU, started with
     ``--gil-start-method``.  Rebuilt transparently if a worker died.  Pass it to
     ``run_tasks("process", ..., executor=process_pool)`` or ``measure_scaling``."""
     pool = ManagedProcessPool(max(1, runtime_profile.usable_cpus), settings.current().start_method)
+    pytestconfig.stash[POOL] = pool
     try:
-        pool.live_executor()  # handed out warm: start-up never falls inside a test body
+        pool.warm()  # handed out warm: start-up never falls inside a test body
         yield pool
     finally:
         terminate_executor(pool, wait=False)
+        del pytestconfig.stash[POOL]
+
+
+def reset_busy_pool(config: pytest.Config) -> None:
+    """After a test that used ``process_pool``: terminate the pool if a task is still running
+    (a hung or abandoned submit), so later tests get idle workers (called by the plugin's
+    ``pytest_runtest_teardown``)."""
+    pool = config.stash.get(POOL, None)
+    if pool is not None:
+        pool.reset_if_busy()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ live in their own module.  Disable the plugin with ``-p no:gil``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Generator
 from typing import Any
 
@@ -19,6 +21,7 @@ from .fixtures import (
     gil_calibration,
     gil_claim,
     process_pool,
+    reset_busy_pool,
     runtime_profile_fixture,
     thread_runner,
 )
@@ -109,9 +112,26 @@ def _install_sigterm_handler() -> Any:
     try:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return None
-        return signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
         return None
+    global _fork_hook_registered
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        # A child forked by a test must die of SIGTERM as usual (Process.terminate()).
+        os.register_at_fork(after_in_child=_restore_sigterm_in_child)
+        _fork_hook_registered = True
+    return previous
+
+
+_fork_hook_registered = False
+
+
+def _restore_sigterm_in_child() -> None:
+    import signal
+
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGTERM) is _sigterm_to_interrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -177,6 +197,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _check_requirements(item)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if "process_pool" in getattr(item, "fixturenames", ()):
+        reset_busy_pool(item.config)
 
 
 def _skip(reason: str) -> None:

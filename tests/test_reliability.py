@@ -837,13 +837,9 @@ def test_sigterm_mid_measurement_keeps_the_report_collected_so_far(inner: Inner)
 
 
 # ----------------------------------------------------------------------------------------
-# what needs changes outside runners.py / pools.py (xfail until they are made)
+# faults whose handling lives in the fixtures and the plugin
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs fixtures.py: call process_pool.reset_if_busy() at each test's teardown",
-)
 def test_a_task_left_running_in_the_session_pool_does_not_hang_later_tests(inner: Inner) -> None:
     inner.pytester.makepyfile(
         test_left="""
@@ -867,11 +863,6 @@ def test_a_task_left_running_in_the_session_pool_does_not_hang_later_tests(inner
     inner.assert_no_survivors()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs plugin.py: restore SIGTERM's default action in forked children "
-    "(os.register_at_fork) so that Process.terminate() ends them",
-)
 def test_a_forked_child_of_a_test_dies_of_sigterm(inner: Inner) -> None:
     inner.pytester.makepyfile(
         test_fork="""
@@ -891,11 +882,6 @@ def test_a_forked_child_of_a_test_dies_of_sigterm(inner: Inner) -> None:
     inner.assert_no_survivors()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs fixtures.py: thread_runner's teardown names threads blocked in C code "
-    "instead of 'still running after 30 s'",
-)
 def test_thread_runner_names_a_thread_it_could_not_stop(inner: Inner) -> None:
     inner.pytester.makepyfile(
         test_stuck="""
