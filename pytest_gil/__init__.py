@@ -31,10 +31,40 @@ _LAZY = {
     "releases_gil": "engine",
     "ScalingResult": "engine",
     "GilReleaseResult": "engine",
+    "gil_state": "gilstate",
+    "GilState": "gilstate",
+    "ConcurrentMeasurementError": "gilstate",
     "workloads": None,
 }
 
-__all__ = ["__version__", *_LAZY]
+# A literal list, so that type checkers and linters see the re-exports of the block below
+# (mypy --strict rejects "from pytest_gil import measure_scaling" otherwise);
+# tests/test_api.py checks it against _LAZY.
+__all__ = [
+    "ConcurrentMeasurementError",
+    "GilReleaseResult",
+    "GilState",
+    "RuntimeProfile",
+    "ScalingResult",
+    "TaskRecord",
+    "ThreadRunner",
+    "Timeline",
+    "WorkerDied",
+    "WorkerError",
+    "__version__",
+    "assert_no_speedup",
+    "assert_overlaps",
+    "assert_scales",
+    "gil_state",
+    "measure_overlap",
+    "measure_scaling",
+    "override_profile",
+    "releases_gil",
+    "run_tasks",
+    "runtime_profile",
+    "usable_cpus",
+    "workloads",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import workloads
@@ -48,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
         measure_scaling,
         releases_gil,
     )
+    from .gilstate import ConcurrentMeasurementError, GilState, gil_state
     from .profile import RuntimeProfile, override_profile, runtime_profile, usable_cpus
     from .runners import TaskRecord, ThreadRunner, Timeline, WorkerDied, WorkerError, run_tasks
 

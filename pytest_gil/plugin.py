@@ -82,6 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
     shared = SharedState(workerinput.get("gil_shared_dir") if workerinput else None)
     config.stash[SHARED] = shared
     config.stash[_PREVIOUS] = settings.configure(run_settings, shared.exclusive)
+    from .gilstate import GilStatePlugin
+
+    config.pluginmanager.register(GilStatePlugin(config, _is_measuring), "gil-state")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(shared), "gil-xdist")
     config.stash[_SIGTERM] = _install_sigterm_handler()
@@ -162,7 +165,10 @@ class XdistHooks:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    from .gilstate import monitor
+
     lines = runtime_profile().header_lines()
+    lines[0] = f"{lines[0]} · {monitor().header()}"
     return lines if config.get_verbosity() > 0 else lines[:1]
 
 

@@ -90,6 +90,13 @@ def test_the_example_files_are_valid_python() -> None:
 # the example project, run as its own session
 
 
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under xdist, the inner sessions must not believe they are xdist workers."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _copy_project(pytester: pytest.Pytester) -> None:
     shutil.copytree(PROJECT, pytester.path, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "reports"))
@@ -114,7 +121,15 @@ def _outcomes_by_test(result: pytest.RunResult) -> dict[str, str]:
 ACCEPTABLE_SKIPS = ("undecided: ", "inconclusive: ", "not testable: ")
 
 
+# cpu_bound: the outer run treats the tests that measure in an inner session as measuring
+# tests, so under xdist they hold the run's measurement lock and no other worker measures
+# meanwhile (the inner sessions have locks of their own); an explicit timeout replaces the
+# default one given to measuring tests, since an inner session makes many measurements.
+
+
 @pytest.mark.slow
+@pytest.mark.cpu_bound
+@pytest.mark.timeout(900)
 def test_the_example_project_passes_on_this_interpreter(pytester: pytest.Pytester) -> None:
     _copy_project(pytester)
     result = pytester.runpytest_subprocess("-rA", "-p", "no:randomly", "--gil-report",
@@ -151,6 +166,8 @@ def _run_injected(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.slow
+@pytest.mark.cpu_bound
+@pytest.mark.timeout(900)
 def test_an_injected_free_threaded_profile_flips_exactly_the_runtime_dependent_test(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,6 +51,17 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When this suite runs under xdist, the inner sessions must not believe they are xdist
+    workers (pytest-benchmark, for one, disables itself there)."""
+    for name in XDIST_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def run(pytester: pytest.Pytester) -> Runner:
     def go(*args: str, timeout: float = 300) -> pytest.RunResult:
@@ -320,6 +331,8 @@ def _order(result: pytest.RunResult) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.cpu_bound  # holds the outer run's measurement lock under xdist
+@pytest.mark.timeout(900)
 def test_random_order_does_not_change_verdicts(
     pytester: pytest.Pytester, run: Runner, log: Path
 ) -> None:

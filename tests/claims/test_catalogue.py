@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import pytest_gil
+from pytest_gil import settings
 from pytest_gil.catalogue import CATALOGUE
 
 HERE = Path(__file__).resolve().parent
@@ -157,10 +158,13 @@ def test_injected_free_threaded_profile_fails_a_gil_claim_measured_here(
     test fails saying so; on a real free-threaded build it passes."""
     monkeypatch.setenv("PYTEST_GIL_PROFILE",
                        json.dumps({"free_threaded_build": True, "gil_enabled": False}))
-    result = pytester.runpytest_subprocess(
-        str(HERE / "test_gil.py"), "-k", "gil.not-removed", "-p", "no:cacheprovider",
-        f"--gil-report={tmp_path}", "-q",
-    )
+    # A pytest start-up costs a CPU-second: hold the run's measurement lock so that it does
+    # not disturb a measurement on another xdist worker.
+    with settings.exclusive():
+        result = pytester.runpytest_subprocess(
+            str(HERE / "test_gil.py"), "-k", "gil.not-removed", "-p", "no:cacheprovider",
+            f"--gil-report={tmp_path}", "-q",
+        )
     if sysconfig.get_config_var("Py_GIL_DISABLED"):
         result.assert_outcomes(passed=1)
         return
