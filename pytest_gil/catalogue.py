@@ -253,7 +253,8 @@ _CLAIMS = [
     ),
     Claim(
         "pool.close-join-terminate",
-        "close() 关闭池,池不能再接受新的任务; terminate() 立即结束工作进程; join方法要在close或terminate之后使用",
+        "close() 关闭池,池不能再接受新的任务; terminate() 立即结束工作进程; "
+        "join方法要在close或terminate之后使用",
         "submit after close → ValueError; join before close → ValueError; terminate drops "
         "queued tasks",
         _always("as documented by multiprocessing"),
@@ -303,7 +304,8 @@ _CLAIMS = [
     ),
     Claim(
         "model.master-worker",
-        "master启动多个worker工作进程,一般和CPU数目相同 … worker … 启动多线程 … 这就是nginx工作模式",
+        "master启动多个worker工作进程,一般和CPU数目相同 … worker … 启动多线程 … "
+        "这就是nginx工作模式",
         "mixed CPU + IO requests: processes × threads vs threads only vs processes only",
         _needs_cpus("the hybrid overlaps IO waits and uses every CPU"),
     ),

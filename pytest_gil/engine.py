@@ -280,6 +280,7 @@ class ScalingResult:
     signals: tuple[str, ...]
     cpu_bound: bool
     fn_name: str = ""
+    gil_state: dict[str, Any] | None = None  # gilstate.MeasurementGil.to_dict()
 
     # -- the verdict of the claim asked about ------------------------------------------------
 
@@ -380,7 +381,8 @@ class ScalingResult:
             "bounds": dict(self._claim_bounds(claim)),
             "all_bounds": {k: dict(v) for k, v in self.bounds.items()},
             "alpha": {"confirm": self.alpha_confirm, "refute": self.alpha_refute},
-            "gil": {"enabled": self.gil_enabled, "changed": self.gil_changed},
+            "gil": {"enabled": self.gil_enabled, "changed": self.gil_changed,
+                    **(self.gil_state or {})},
             "reason": self.reason,
             "runtime": self.profile.label() if self.profile is not None else None,
             "raw": [r.to_dict() for r in self.raw],
@@ -523,13 +525,21 @@ def _measure(
         if missing:
             return _not_testable(kind, label, executor, workers, tasks, ideal, claim, a_c, a_r,
                                  missing, prof, name)
-    with settings.exclusive():
-        return _run_rounds(
+    from .gilstate import monitor
+
+    with monitor().measurement(label) as gil, settings.exclusive():
+        result = _run_rounds(
             fn, args, dict(kwargs), kind=kind, workers=workers, executor=executor, tasks=tasks,
             claim=claim, a_c=a_c, a_r=a_r, budget_s=budget_s, prof=prof, ideal=ideal,
             signals=None if signals is None else tuple(signals), pool=pool, label=label,
             name=name,
         )
+    note = gil.note()
+    result = dataclasses.replace(
+        result, gil_state=gil.to_dict(),
+        reason="; ".join(part for part in (result.reason, note) if part))
+    gil.enforce()
+    return result
 
 
 def _run_rounds(
@@ -800,11 +810,23 @@ def _policy(inconclusive: str | None) -> str:
     return policy
 
 
+def _record_check(claim: str, verdict: str, figure: dict[str, Any] | None, detail: str,
+                  check: dict[str, Any]) -> None:
+    """Attach a checked assertion to the running test for the report (no-op outside pytest)."""
+    from .claims import record
+
+    record({"claim": None, "check": claim, "verdict": verdict, "figure": figure,
+            "detail": detail, "checks": [check]})
+
+
 def _enforce(result: ScalingResult, claim: str, inconclusive: str | None) -> ScalingResult:
     import pytest
 
+    from .claims import handle_inconclusive
+
     policy = _policy(inconclusive)
     verdict = result.verdicts.get(claim, "inconclusive")
+    _record_check(claim, verdict, result.figure(), result.detail(claim), result.to_dict())
     if verdict == "confirmed":
         return result
     if verdict == "not-testable":
@@ -812,14 +834,8 @@ def _enforce(result: ScalingResult, claim: str, inconclusive: str | None) -> Sca
                     f"{result.profile.label() if result.profile else ''}".rstrip(" ·"))
     if verdict == "refuted":
         _fail(f"pytest-gil: {result.message(claim)}")
-    message = result.message(claim)
-    if policy == "pass":
-        return result
-    if policy == "xfail":
-        pytest.xfail(f"inconclusive: {message}")
-    if policy == "fail":
-        _fail(f"pytest-gil: inconclusive: {message}")
-    pytest.skip(f"inconclusive: {message}")
+    handle_inconclusive(result.message(claim), policy)
+    return result
 
 
 def _fail(message: str) -> NoReturn:
@@ -1062,6 +1078,27 @@ def releases_gil(
     rounds were disturbed by other load; or the budget ran out.
     Keyword arguments not named above go to ``fn``.
     """
+    result = _releases_gil(fn, *args, alpha_confirm=alpha_confirm, alpha_refute=alpha_refute,
+                           budget=budget, profile=profile, **kwargs)
+    iv = result.ratio
+    figure = None if iv is None else {
+        "name": "probe rate beside fn", "value": iv.value, "low": iv.low, "high": iv.high,
+        "unit": "× solo"}
+    _record_check("releases", result.verdict, figure, str(result).splitlines()[0],
+                  result.to_dict())
+    return result
+
+
+def _releases_gil(
+    fn: Callable[..., Any],
+    *args: Any,
+    alpha_confirm: float | None = None,
+    alpha_refute: float | None = None,
+    budget: float | None = None,
+    profile: RuntimeProfile | None = None,
+    **kwargs: Any,
+) -> GilReleaseResult:
+    """Measure for :func:`releases_gil` (which also records the check for the report)."""
     from . import stats
     from .profile import runtime_profile
 

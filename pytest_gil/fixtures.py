@@ -35,7 +35,7 @@ __all__ = [
     "gil_calibration",
     "gil_claim",
     "process_pool",
-    "runtime_profile",
+    "runtime_profile_fixture",
     "thread_runner",
 ]
 

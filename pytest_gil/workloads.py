@@ -60,7 +60,7 @@ DEFAULT_TARGET = 0.050
 
 def calc(n: int) -> int:
     """The document's CPU-bound loop: count to ``n`` in pure Python, holding the GIL."""
-    sum = 0  # noqa: A001 - the document's own name
+    sum = 0  # the document's own name
     for _ in range(n):
         sum += 1
     return sum
