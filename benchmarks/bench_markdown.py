@@ -9,9 +9,6 @@ from typing import Any
 
 __all__ = ["evaluate_goals", "render", "secs"]
 
-TOOLS = ("pytest-gil", "pyperf", "pytest-benchmark")
-
-
 def secs(x: object) -> str:
     """``1.23 s``, ``45.6 ms``, ``78 µs``; ``—`` for a missing value."""
     if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
@@ -57,17 +54,21 @@ def evaluate_goals(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     goals: list[dict[str, Any]] = []
     qs = (s.get("verdict") or {}).get("questions") or []
     for q in qs:
-        mine = (q.get("tools") or {}).get("pytest-gil") or {}
+        tools = q.get("tools") or {}
+        mine = tools.get("pytest-gil") or {}
         t = mine.get("measure_seconds")
         right = mine.get("right")
         met = None if t is None else bool(right) and t < 1.0
+        figure = (f"{secs(t)}, {mine.get('rounds')} rounds, {mine.get('answer') or 'no answer'}"
+                  f"{'' if right else ' (expected ' + str(q.get('expected')) + ')'}")
+        for name, other in tools.items():
+            if name.startswith("pytest-gil @") and isinstance(other, Mapping):
+                figure += (f"; {name.split('@')[1].strip()}: "
+                           f"{secs(other.get('measure_seconds'))}, {other.get('rounds')} rounds, "
+                           f"{other.get('answer') or 'no answer'}")
         goals.append({
             "goal": f"right verdict at α ≤ 1e-3 in < 1 s: {q.get('question')}",
-            "target": "< 1 s, right",
-            "figure": (f"{secs(t)}, {mine.get('rounds')} rounds, "
-                       f"{mine.get('answer') or 'no answer'}"
-                       f"{'' if right else ' (expected ' + str(q.get('expected')) + ')'}"),
-            "met": met,
+            "target": "< 1 s, right", "figure": figure, "met": met,
         })
     fig = (s.get("suite") or {}).get("figures") or {}
     if fig.get("wall") is not None:
@@ -89,9 +90,15 @@ def evaluate_goals(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     sc = s.get("scale") or {}
     if sc.get("rows"):
         st = sc.get("stability") or {}
-        goals.append({"goal": "verdicts stable across --gil-scale", "target": "no flips",
-                      "figure": f"{len(st.get('flips') or [])} flips in {st.get('claims')} claims",
-                      "met": not st.get("flips")})
+        wrong = sum(int((r.get("counts") or {}).get("wrong", 0)) for r in sc["rows"])
+        flips = len(st.get("flips") or [])
+        goals.append({"goal": "verdicts stable and right across --gil-scale",
+                      "target": "no flips, no wrong verdict",
+                      "figure": (f"{flips} flips in {st.get('claims')} claims, {wrong} wrong at "
+                                 + ", ".join(f"{_g(r['scale'])}: "
+                                             f"{(r.get('counts') or {}).get('wrong', 0)}"
+                                             for r in sc["rows"])),
+                      "met": not flips and not wrong})
     return goals
 
 
@@ -120,16 +127,15 @@ def _verdict_section(v: Mapping[str, Any]) -> list[str]:
     ]
     rows = []
     for q in v.get("questions") or []:
-        for name in TOOLS:
-            t = (q.get("tools") or {}).get(name)
-            if not t:
+        for name, t in (q.get("tools") or {}).items():
+            if not isinstance(t, Mapping):
                 continue
             if t.get("error"):
                 rows.append([q["question"], name, "error", "", "", "", secs(t.get("wall")),
                              "", str(t["error"])[:120]])
                 continue
             a = t.get("analysis") or {}
-            if name == "pytest-gil":
+            if name.startswith("pytest-gil"):
                 sp = t.get("speedup") or {}
                 conf = ("α 1e-3 (sequential)" if t.get("answer") else
                         f"undecided: {str(t.get('reason'))[:90]}")

@@ -46,6 +46,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SLEEP = 0.02
 """Seconds one sleeping task waits, as in the claims suite (``tests/claims/test_gil.py``)."""
+SMALL_SCALE = 0.25
+"""pytest-gil is also timed on the calc questions at this ``--gil-scale`` (tasks of 12.5 ms):
+how fast a verdict can be when the task size, not the statistics, sets the pace."""
 
 QUESTIONS: dict[str, dict[str, Any]] = {
     "threads": {"question": "do 2 threads speed up calc?", "executor": "thread",
@@ -62,14 +65,20 @@ OURS = textwrap.dedent("""
     from pytest_gil import engine, stats  # numpy + scipy: part of the cost
     from pytest_gil.workloads import DEFAULT_TARGET, calc, size_for, worker
     t_import = time.perf_counter() - t0
-    question, sleep = sys.argv[1], float(sys.argv[2])
+    question, sleep, scale = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+    given = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     out = {"import": t_import, "calibration": 0.0, "pool_start": 0.0, "n": None}
     if question == "sleep":
         r = engine.measure_overlap(worker, sleep, tasks=4, executor="thread")
     else:
+        # Calibrate as a user would (timed); measure with the run's common size when given,
+        # so that every tool and both calc questions time the very same work.
         t1 = time.perf_counter()
-        n = size_for(calc, DEFAULT_TARGET, 10_000)
-        out["calibration"], out["n"] = time.perf_counter() - t1, n
+        n = size_for(calc, DEFAULT_TARGET * scale, 10_000)
+        out["calibration"], out["calibrated_n"] = time.perf_counter() - t1, n
+        if given:
+            n = max(1, int(given * scale))
+        out["n"] = n
         pool = None
         if question == "processes":
             import concurrent.futures as cf
@@ -131,8 +140,12 @@ def _tail(text: str, lines: int = 8) -> str:
 # pytest-gil
 
 
-def ours(question: str, python: str, timeout: float = 300.0) -> dict[str, Any]:
-    wall, proc = _run([python, "-c", OURS, question, str(SLEEP)], ROOT, timeout)
+def ours(question: str, python: str, n: int | None = None, scale: float = 1.0,
+         timeout: float = 300.0) -> dict[str, Any]:
+    """pytest-gil on one question in a subprocess; ``n``: the calc size to measure (at scale
+    1; multiplied by ``scale``), else the subprocess's own calibration."""
+    cmd = [python, "-c", OURS, question, str(SLEEP), f"{scale:g}", *([str(n)] if n else [])]
+    wall, proc = _run(cmd, ROOT, timeout)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
     if proc.returncode != 0 or line is None:
         return {"tool": "pytest-gil", "error": _tail(proc.stderr or proc.stdout), "wall": wall}
@@ -155,6 +168,8 @@ def ours(question: str, python: str, timeout: float = 300.0) -> dict[str, Any]:
         "calibration_seconds": data["calibration"],
         "pool_start_seconds": data["pool_start"],
         "calc_n": data["n"],
+        "calibrated_n": data.get("calibrated_n"),
+        "scale": scale,
         "reason": res.get("reason", ""),
         "confidence": "α 1e-3 confirm / 1e-4 refute (Bonferroni over 9 looks)",
     }
@@ -302,29 +317,31 @@ def pytest_benchmark(question: str, n: int | None, python: str, workdir: Path,
 
 def run_question(question: str, profile: dict[str, Any], python: str, workdir: Path,
                  fast_pyperf: bool, pyperf_serial_cache: dict[str, dict[str, Any]],
+                 calc_n: int, small_scale: float | None = SMALL_SCALE,
                  log: Any = print) -> dict[str, Any]:
     q = QUESTIONS[question]
     cpus = int(profile.get("usable_cpus") or 1)
     ideal = float(q["k"]) if question == "sleep" else float(min(q["k"], cpus))
     row: dict[str, Any] = {"id": question, "question": q["question"], "ideal": ideal,
                            "expected": expected_answers(profile)[question], "tools": {}}
+    n = calc_n if question != "sleep" else None
+    row["calc_n"] = n
     log(f"  {question}: pytest-gil …")
-    mine = ours(question, python)
+    mine = ours(question, python, n)
     mine["right"] = mine.get("answer") == row["expected"]
     row["tools"]["pytest-gil"] = mine
-    n = mine.get("calc_n")
-    if question != "sleep" and n is None:
-        from pytest_gil.workloads import DEFAULT_TARGET, calc, size_for
-
-        n = size_for(calc, DEFAULT_TARGET, 10_000)
-    row["calc_n"] = n
+    if question != "sleep" and small_scale:
+        log(f"  {question}: pytest-gil at --gil-scale {small_scale:g} …")
+        small = ours(question, python, n, small_scale)
+        small["right"] = small.get("answer") == row["expected"]
+        row["tools"][f"pytest-gil @ scale {small_scale:g}"] = small
     if ideal <= 1:
         row["note"] = "not testable: one usable CPU"
         return row
 
     # pyperf
     log(f"  {question}: pyperf timeit ({'--fast' if fast_pyperf else 'defaults'}) …")
-    key = "sleep" if question == "sleep" else "calc"
+    key = "sleep" if question == "sleep" else f"calc {n}"
     serial = pyperf_serial_cache.get(key)
     if serial is None:
         serial = pyperf_serial_cache[key] = pyperf_timeit(question, "serial", n, python,
@@ -375,10 +392,22 @@ def time_to_verdict(profile: dict[str, Any], python: str, fast_pyperf: bool,
                     questions: list[str] | None = None, log: Any = print) -> dict[str, Any]:
     rows = []
     cache: dict[str, dict[str, Any]] = {}
+    n = common_calc_n(python)
     with tempfile.TemporaryDirectory(prefix="gil-bench-") as tmp:
         for q in questions or list(QUESTIONS):
-            rows.append(run_question(q, profile, python, Path(tmp), fast_pyperf, cache, log))
-    return {"pyperf_mode": "--fast" if fast_pyperf else "defaults", "questions": rows}
+            rows.append(run_question(q, profile, python, Path(tmp), fast_pyperf, cache, n,
+                                     log=log))
+    return {"pyperf_mode": "--fast" if fast_pyperf else "defaults", "calc_n": n,
+            "small_scale": SMALL_SCALE, "questions": rows}
+
+
+def common_calc_n(python: str) -> int:
+    """One calibration of ``calc`` to 50 ms (the best of three in a fresh interpreter), used by
+    every tool and both calc questions."""
+    code = ("from pytest_gil.workloads import DEFAULT_TARGET, calc, size_for; "
+            "print(max(size_for(calc, DEFAULT_TARGET, 10_000) for _ in range(3)))")
+    _, proc = _run([python, "-c", code], ROOT, 120.0)
+    return int(proc.stdout.strip().splitlines()[-1])
 
 
 def plan(python: str, fast_pyperf: bool) -> list[str]:
@@ -401,4 +430,6 @@ if __name__ == "__main__":  # a quick look at one question
     print(json.dumps(run_question(sys.argv[1] if len(sys.argv) > 1 else "threads",
                                   runtime_profile().to_dict(), sys.executable,
                                   Path(tempfile.mkdtemp()), True, {},
-                                  lambda m: print(m, file=sys.stderr)), indent=1, default=str))
+                                  common_calc_n(sys.executable),
+                                  log=lambda m: print(m, file=sys.stderr)),
+                     indent=1, default=str))

@@ -197,7 +197,11 @@ def test_goals_are_evaluated_from_the_figures() -> None:
     assert goals["claims suite wall time (default scale, 2 CPUs)"] is True
     assert goals["share of the suite inside measured phases"] is True
     assert goals["no wrong verdicts (quiet)"] is True
-    assert goals["verdicts stable across --gil-scale"] is True
+    assert goals["verdicts stable and right across --gil-scale"] is True
+    result = _result()
+    result["sections"]["scale"]["rows"][0]["counts"]["wrong"] = 1
+    goals = {g["goal"]: g["met"] for g in bench_markdown.evaluate_goals(result)}
+    assert goals["verdicts stable and right across --gil-scale"] is False
 
 
 def test_markdown_has_a_table_per_section() -> None:
