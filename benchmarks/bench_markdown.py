@@ -209,6 +209,10 @@ def _suite_section(su: Mapping[str, Any]) -> list[str]:
     if kinds:
         out += ["", "Measured phases by check kind: " + ", ".join(
             f"{k} {secs(v)}" for k, v in kinds.items()) + "."]
+    undecided = [r for r in run.get("records") or [] if r.get("verdict") == "inconclusive"]
+    if undecided:
+        out += ["", "Inconclusive in this run (end of each detail):", ""]
+        out += [f"- {r.get('key')}: …{r.get('detail', '')[-200:]}" for r in undecided]
     return [*out, ""]
 
 

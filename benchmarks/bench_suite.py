@@ -71,7 +71,9 @@ def run_suite(python: str, tests: Sequence[str], extra: Sequence[str] = (),
     records = [
         {"key": soak.claim_key(r), "nodeid": r.get("nodeid"), "verdict": r.get("verdict"),
          "expected": r.get("expected"), "outcome": r.get("outcome"),
-         "duration": r.get("duration")}
+         "duration": r.get("duration"),
+         "detail": str(r.get("detail") or "")[-300:] if r.get("verdict") == "inconclusive"
+         else ""}
         for r in (report or {}).get("results") or []
     ]
     return {

@@ -87,7 +87,7 @@ def section_suite(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str
     run = bench_suite.run_suite(args.python, ["tests/claims"])
     run_out = {k: v for k, v in run.items() if k != "records"}
     run_out["records"] = [{k: r[k] for k in ("key", "verdict", "expected", "outcome",
-                                             "duration")} for r in run["records"]]
+                                             "duration", "detail")} for r in run["records"]]
     return {"run": run_out, "figures": bench_suite.suite_figures(run)}
 
 

@@ -157,7 +157,9 @@ def _result() -> dict[str, Any]:
                                                       "values_needed_per_arm": 12}},
                 }}]},
             "suite": {"run": {"cmd": "python -m pytest tests/claims", "exit_code": 0,
-                              "counts": {"confirmed": 3}},
+                              "counts": {"confirmed": 3},
+                              "records": [{"key": "gil.x", "verdict": "inconclusive",
+                                           "detail": "speedup 1.5× (budget ran out)"}]},
                       "figures": {"wall": 40.0, "phases": 26.0, "phase_share": 0.65,
                                   "checks": 30.0, "check_share": 0.75, "session": 38.0,
                                   "startup_and_report": 2.0, "calibration": 0.3,
@@ -211,6 +213,7 @@ def test_markdown_has_a_table_per_section() -> None:
         assert heading in md
     assert "| do 2 threads speed up calc? | pyperf | serialized ✓ |" in md
     assert "needs ≈ 12 values per phase" in md
+    assert "- gil.x: …speedup 1.5× (budget ran out)" in md
     assert "×0.25" in md  # phases at scale 0.25 relative to scale 1
     assert "×3.0 (2 → 16)" in md and "| 1 | 1 µs / 2 µs |" in md
     assert bench_markdown.secs(0.0123) == "12.3 ms" and bench_markdown.secs(None) == "—"
