@@ -11,7 +11,7 @@ Usage::
     python benchmarks/run.py --wait-load 1.0       # first wait (≤ 20 min) for a quiet machine
     python benchmarks/run.py --quick --dry-run     # nothing measured: the plan and the writers
 
-Sections (``--only``): ``verdict``, ``suite``, ``accuracy``, ``harness``, ``scale``.  Each
+Sections (``--only``): ``verdict``, ``suite``, ``scale``, ``accuracy``, ``harness``.  Each
 figure is a ratio or count from this one run, on this machine, with the machine profile and
 the load average at start and end.  Nothing here asserts a duration; the goals of issue 8 are
 checked and printed, and the exit status is 0 unless a section failed to run.
@@ -39,7 +39,10 @@ if str(HERE) not in sys.path:  # sibling modules when imported from elsewhere (t
 import bench_markdown  # noqa: E402
 import bench_suite  # noqa: E402
 
-SECTIONS = ("verdict", "suite", "accuracy", "harness", "scale")
+SECTIONS = ("verdict", "suite", "scale", "accuracy", "harness")
+"""In this order by default: the sections that load the machine themselves (a CPU hog beside
+the suite, pools of up to 16 processes) come last, so they do not raise the load average the
+earlier ones start under."""
 WORKER_COUNTS = (1, 2, 4, 8, 16)
 
 

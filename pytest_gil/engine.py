@@ -465,6 +465,16 @@ def _shutdown_pool(pool: cf.Executor, clean: bool) -> None:
     terminate_executor(pool, wait=clean, timeout=POOL_SHUTDOWN_TIMEOUT)
 
 
+POOL_TASKS_PER_WORKER = 4
+"""Default tasks per worker for process and sub-interpreter pools.  A pool phase pays dispatch
+(~0.1–0.2 ms a task) and, on shared virtual machines, bursts where a busy vCPU runs at half
+speed for tens of milliseconds without any steal being reported (measured on this project's
+2-CPU CI machines: single 50 ms tasks in a 2-worker pool took 45–90 ms while the serial phase
+stayed at 45–50 ms).  With one task per worker a single slow task halves a round's speedup
+(per-round ln-speedup sd ≈ 0.3, so 20 rounds rarely decide); with four per worker the burst
+is averaged over the phase (sd ≈ 0.07, decided in 3–5 rounds) for 4× longer rounds."""
+
+
 def _measure(
     fn: Callable[..., Any],
     args: Sequence[Any],
@@ -493,7 +503,10 @@ def _measure(
     if claim not in (None, "serialized", "parallel"):
         raise ValueError(f"claim must be 'serialized', 'parallel' or None, got {claim!r}")
     workers = _positive_int("workers", workers)
-    tasks = _positive_int("tasks", workers if tasks is None else tasks)
+    if tasks is None:
+        tasks = workers * (POOL_TASKS_PER_WORKER if executor != "thread" and kind != "overlap"
+                           else 1)
+    tasks = _positive_int("tasks", tasks)
     a_c, a_r = _resolve_alphas(alpha_confirm, alpha_refute)
     budget_s = _resolve_budget(budget)
     prof = profile if profile is not None else runtime_profile()
@@ -745,7 +758,8 @@ def measure_scaling(
       picklable arguments) or ``"interpreter"`` (sub-interpreters, CPython 3.12+; not-testable
       elsewhere).  ``pool``: a warm executor of that kind to use (e.g. the ``process_pool``
       fixture); by default one is made and shut down here.
-    * ``tasks`` defaults to ``workers``; ``ideal`` defaults to ``min(workers, tasks, usable
+    * ``tasks`` defaults to ``workers`` for threads and to ``4 × workers`` for process and
+      sub-interpreter pools (:data:`POOL_TASKS_PER_WORKER`); ``ideal`` defaults to ``min(workers, tasks, usable
       CPUs)`` from ``profile`` (default :func:`~pytest_gil.profile.runtime_profile`).  With
       ideal ≤ 1 nothing is measured and the verdicts are ``"not-testable"``.
     * ``claim``: stop as soon as this claim is decided; ``None`` stops at the first claim
