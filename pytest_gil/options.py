@@ -96,7 +96,8 @@ OPTIONS = (
     ),
     Option(
         "gil-budget",
-        "Seconds one check may take before it stops as inconclusive.",
+        "Seconds one check may take before it stops as inconclusive; unless set, it grows "
+        "with --gil-scale (15 × max(1, scale)).",
         settings.DEFAULT_BUDGET,
         _number(0, 3600),
         "SECONDS",
@@ -185,9 +186,16 @@ def read_settings(config: pytest.Config) -> settings.Settings:
             values[opt.dest] = opt.validate(str(ini), f"{opt.dest} (ini option in {src})")
         else:
             values[opt.dest] = opt.default
+    explicit_budget = config.getoption("gil_budget") is not None or config.getini(
+        "gil_budget"
+    ) not in (None, "", [])
+    budget = values["gil_budget"]
+    if not explicit_budget:
+        # Rounds last in proportion to the scale: so does the default time allowed per check.
+        budget = settings.DEFAULT_BUDGET * max(1.0, values["gil_scale"])
     return settings.Settings(
         scale=values["gil_scale"],
-        budget=values["gil_budget"],
+        budget=budget,
         alpha=values["gil_alpha"],
         inconclusive=values["gil_inconclusive"],
         start_method=values["gil_start_method"],

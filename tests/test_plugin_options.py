@@ -105,8 +105,22 @@ GOOD = [
 ]
 
 
+def expected_settings(field: str, value: Any) -> dict[str, Any]:
+    """DEFAULTS with one field set; the default budget grows with the scale."""
+    out = {**DEFAULTS, field: value}
+    if field == "scale":
+        out["budget"] = DEFAULTS["budget"] * max(1.0, value)
+    return out
+
+
 def test_the_defaults_apply_when_nothing_is_set() -> None:
     assert read() == DEFAULTS
+
+
+def test_the_default_budget_grows_with_the_scale_but_an_explicit_one_is_kept() -> None:
+    assert read(cli={"gil_scale": "4"})["budget"] == 60.0
+    assert read(cli={"gil_scale": "0.25"})["budget"] == 15.0
+    assert read(cli={"gil_scale": "4", "gil_budget": "5"})["budget"] == 5.0
 
 
 @pytest.mark.parametrize(("option", "value", "field", "expected"), GOOD)
@@ -114,8 +128,8 @@ def test_a_good_value_is_read_from_the_command_line_and_from_the_ini_file(
     option: str, value: str, field: str, expected: Any
 ) -> None:
     dest = option.replace("-", "_")
-    assert read(cli={dest: value}) == {**DEFAULTS, field: expected}
-    assert read(ini={dest: value}) == {**DEFAULTS, field: expected}
+    assert read(cli={dest: value}) == expected_settings(field, expected)
+    assert read(ini={dest: value}) == expected_settings(field, expected)
 
 
 @pytest.mark.parametrize(("option", "value", "field", "expected"), GOOD)
@@ -404,7 +418,6 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
             "  gil_alpha (*",
             "*Significance level*",
             "  gil_report (*",
-            "*Directory for the JSON*",
             "  gil_inconclusive (*",
             "  gil_start_method (*",
             "  gil_fail_on_gil_reenabled (*",
@@ -466,7 +479,7 @@ def test_the_report_header_says_when_the_profile_is_injected(
     pytester.makepyfile("def test_ok(): pass")
     result = run(pytester)
     result.stdout.fnmatch_lines(
-        ["gil: CPython * (free-threaded build, GIL off, injected) · 1 usable CPU"]
+        ["gil: CPython * (free-threaded build, GIL off, injected) · 1 usable CPU*"]
     )
 
 
