@@ -97,7 +97,7 @@ OPTIONS = (
     Option(
         "gil-budget",
         "Seconds one check may take before it stops as inconclusive; unless set, it grows "
-        "with --gil-scale (15 × max(1, scale)).",
+        "with the scale option (15 × max(1, scale)).",
         settings.DEFAULT_BUDGET,
         _number(0, 3600),
         "SECONDS",
