@@ -126,7 +126,7 @@ OPTIONS = (
     ),
     Option(
         "gil-start-method",
-        "multiprocessing start method for process workers (default: the platform's).",
+        "multiprocessing start method for process workers (None: the platform's own).",
         None,
         _start_method,
         "METHOD",
@@ -145,9 +145,7 @@ def addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gil", "pytest-gil: measure concurrency claims")
     for opt in OPTIONS:
         kwargs: dict[str, Any] = {"dest": opt.dest, "default": None}
-        help_text = opt.help if "default" in opt.help.lower() else (
-            f"{opt.help} Default: {opt.default!r}."
-        )
+        help_text = f"{opt.help} Default: {opt.default!r}."
         if opt.choices:
             kwargs["metavar"] = "{" + ",".join(opt.choices) + "}"
         elif opt.metavar:
