@@ -381,8 +381,10 @@ class ScalingResult:
             "bounds": dict(self._claim_bounds(claim)),
             "all_bounds": {k: dict(v) for k, v in self.bounds.items()},
             "alpha": {"confirm": self.alpha_confirm, "refute": self.alpha_refute},
-            "gil": {"enabled": self.gil_enabled, "changed": self.gil_changed,
-                    **(self.gil_state or {})},
+            # The monitor's account (source, modules that re-enabled it, note) plus what the
+            # rounds themselves observed, which wins.
+            "gil": {**(self.gil_state or {}), "enabled": self.gil_enabled,
+                    "changed": self.gil_changed},
             "reason": self.reason,
             "runtime": self.profile.label() if self.profile is not None else None,
             "raw": [r.to_dict() for r in self.raw],

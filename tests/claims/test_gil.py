@@ -181,8 +181,9 @@ def test_gil_processes_for_cpu_scale(
     elif api == "Pool":
         result = measure_once.pool_async_calc(gil_calibration, doc_pool)
     else:
+        # Full-size calc here: the release/join hand-offs of four processes cost a few ms.
         objects = measure_process_objects(
-            n // 2, processes=4, usable_cpus=claim.profile.usable_cpus,
+            n, processes=4, usable_cpus=claim.profile.usable_cpus,
             start_method=settings.current().start_method)
         claim.decide(objects.verdict, figure=objects.figure, detail=objects.detail,
                      checks=[objects])
@@ -215,12 +216,10 @@ def test_gil_not_removed_build_and_runtime_state(
     else:
         detail += "; this build always has the GIL"
     cached = measure_once.peek("calc-thread-2")
-    checks = []
     if cached is not None:
-        detail += (f"; threads running calc: serialized {cached.verdicts['serialized']} "
-                   "(gil.one-thread-at-a-time)")
-        checks.append(cached)
-    gil_claim.decide("refuted" if free_threaded else "confirmed", detail=detail, checks=checks)
+        detail += (f"; threads running calc in this run: serialized "
+                   f"{cached.verdicts['serialized']} (gil.one-thread-at-a-time)")
+    gil_claim.decide("refuted" if free_threaded else "confirmed", detail=detail)
 
 
 # --------------------------------------------------------------------------------------------

@@ -211,8 +211,10 @@ def test_pool_threads_calling_apply_overlap(
     gil_claim.skip_if_not_testable()
     callers = PoolExecutor(doc_pool, 4, "threads")
     try:
+        # Full-size calc: starting the four calling threads and their apply round trips
+        # through the pool's handler threads cost a few ms per phase.
         result = measure_scaling(
-            calc_i, 0, gil_calibration.calc_n // 2, workers=4, tasks=4, executor="process",
+            calc_i, 0, gil_calibration.calc_n, workers=4, tasks=4, executor="process",
             pool=callers, claim="parallel",
             label="4 threads each calling pool.apply(calc, (i,)) on Pool(4)",
         )
