@@ -80,7 +80,7 @@ class MeasureOnce:
         return self(  # type: ignore[no-any-return]
             "calc-interpreter-2",
             lambda: measure_scaling(calc, cal.calc_n // 2, workers=2, tasks=8,
-                                    executor="interpreter", claim="serialized",
+                                    executor="interpreter", claim="parallel",
                                     label="calc in 2 sub-interpreters"),
         )
 
