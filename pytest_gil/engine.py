@@ -763,7 +763,8 @@ def measure_scaling(
     * ``tasks`` defaults to ``workers`` for threads and to ``4 × workers`` for process and
       sub-interpreter pools (:data:`POOL_TASKS_PER_WORKER`); ``ideal`` defaults to
       ``min(workers, tasks, usable CPUs)`` from ``profile`` (default
-      :func:`~pytest_gil.profile.runtime_profile`).  With ideal ≤ 1 nothing is measured and the verdicts are ``"not-testable"``.
+      :func:`~pytest_gil.profile.runtime_profile`).  With ideal ≤ 1 nothing is measured and
+      the verdicts are ``"not-testable"``.
     * ``claim``: stop as soon as this claim is decided; ``None`` stops at the first claim
       decided.  Both verdicts are always reported.
     * ``signals``: default speedup and parallelism for work that computes; speedup only for
