@@ -79,6 +79,7 @@ __all__ = [
     "mark_and_sleep",
     "max_concurrency",
     "measure_master_worker",
+    "measure_parallelism",
     "measure_process_objects",
     "measure_schedule",
     "payload_growth",
@@ -411,6 +412,86 @@ def decide_signal(result: Any, signal: str, claim: str) -> SignalVerdict:
                               else {"value": None, "low": None, "high": None})
     return SignalVerdict(signal, claim, outcome.verdicts[claim], figure, test.n, outcome.look,
                          test.bounds[claim].to_dict())  # type: ignore[index]
+
+
+def measure_parallelism(
+    kind: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    workers: int,
+    tasks: int | None = None,
+    usable_cpus: int,
+    executor: cf.Executor | None = None,
+    claim: str = "serialized",
+    budget: float | None = None,
+    label: str = "",
+) -> ExperimentResult:
+    """How many CPUs do ``workers`` workers of ``kind`` keep busy running ``fn``?  Parallelism
+    ``P = CPU time / wall time`` of the phase, decided alone by the sequential test at ideal
+    ``min(workers, tasks, usable CPUs)`` ("serialized": P ≈ 1, "parallel": P ≈ ideal).
+
+    The signal of "only one thread executes bytecode at a time": P ≤ 1 however the threads
+    are scheduled, ≈ ideal when they run together.  Only the parallel phase is run (no serial
+    phase: P needs none), so a round costs one phase.  Rounds under foreign load are excluded
+    (:mod:`pytest_gil.noise`): load lowers P, which could pass for serialization.
+    """
+    from . import noise
+    from .runners import run_tasks
+
+    tasks = workers if tasks is None else tasks
+    ideal = float(min(workers, tasks, usable_cpus))
+    label = label or f"{getattr(fn, '__name__', 'fn')} on {workers} {kind} workers"
+    if ideal <= 1:
+        return ExperimentResult(
+            kind="scaling", label=label, claim_tested=claim, verdict="not-testable",
+            figure={}, detail=f"ideal {ideal:g} ≤ 1 ({usable_cpus} usable CPU)", ideal=ideal,
+            bounds={}, rounds=0, elapsed=0.0, reason=f"ideal parallelism {ideal:g} ≤ 1",
+            alpha=_alpha(), workers=workers, tasks=tasks, executor=kind)
+    me = os.getpid()
+
+    def one_round(i: int) -> tuple[dict[str, float], dict[str, Any]]:
+        before = noise.snapshot()
+        tl = run_tasks(kind, fn, args, tasks=tasks, workers=workers, executor=executor)
+        after = noise.snapshot()
+        other = sum(t.cpu for t in tl.tasks if t.pid != me)
+        reading = noise.reading(before, after, other_cpu=other, cpu_bound=True)
+        return {"parallelism": tl.parallelism}, {
+            "wall": _r(tl.wall), "cpu": _r(tl.cpu), "parallelism": _r(tl.parallelism, 4),
+            "gil_enabled": tl.gil_enabled_after, "noise": reading.to_dict()}
+
+    run = _sequential(one_round, ideal=ideal, signals=("parallelism",), stop_on=claim,
+                      budget=budget)
+    verdict = run.outcome.verdicts[claim]
+    b = _bounds(run.test, claim)
+    par = _iv(run, "parallelism")
+    detail = (
+        f"{label}: P (process CPU / wall) {_iv_text(par)} over {run.test.n} rounds"
+        + (f" (+{run.suspect} under foreign load, excluded)" if run.suspect else "")
+        + f" — one at a time ≈ 1, all together ≈ {ideal:g}; {claim}: confirm bound "
+        f"{b['confirm']:.2f}, refute bound {b['refute']:.2f} → {verdict}"
+    )
+    if run.reason and verdict == "inconclusive":
+        detail += f" ({run.reason})"
+    return ExperimentResult(
+        kind="scaling",
+        label=label,
+        claim_tested=claim,
+        verdict=verdict,
+        figure={"name": "parallelism", **par, "unit": "CPUs"},
+        detail=detail,
+        ideal=ideal,
+        bounds=b,
+        rounds=run.test.n,
+        elapsed=run.elapsed,
+        reason=run.reason,
+        alpha=_alpha(),
+        workers=workers,
+        tasks=tasks,
+        executor=kind,
+        suspect_rounds=run.suspect,
+        raw=run.raw,
+        extra={"parallelism": par},
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,14 @@ from pytest_gil import plugin
 
 Runner = Callable[..., pytest.RunResult]
 
+
+def needs(module: str) -> pytest.MarkDecorator:
+    """Skip unless the neighbouring plugin is installed (the ``test`` extra installs it)."""
+    import importlib.util
+
+    missing = importlib.util.find_spec(module) is None
+    return pytest.mark.skipif(missing, reason=f"{module} is not installed (the test extra has it)")
+
 HEAVY = frozenset({"numpy", "scipy", "matplotlib", "pandas", "PIL", "pytest_gil.stats",
                    "pytest_gil.engine", "pytest_gil.html_report.plots"})
 
@@ -330,6 +338,7 @@ def _order(result: pytest.RunResult) -> list[str]:
             if (m := re.match(r"^\S+::(\w+) \w+", ln))]
 
 
+@needs("pytest_randomly")
 @pytest.mark.slow
 @pytest.mark.cpu_bound  # holds the outer run's measurement lock under xdist
 @pytest.mark.timeout(900)
@@ -391,6 +400,7 @@ def test_plain():
 """
 
 
+@needs("pytest_run_parallel")
 @needs_gilstate_plugin
 @pytest.mark.slow
 def test_run_parallel_runs_measuring_tests_once_and_refuses_concurrent_measurements(
@@ -434,6 +444,7 @@ def test_measured(thread_runner, runtime_profile):
 """
 
 
+@needs("pytest_benchmark")
 def test_pytest_benchmark_and_pytest_gil_run_side_by_side(
     pytester: pytest.Pytester, run: Runner
 ) -> None:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -26,7 +27,14 @@ import pytest
 from pytest_gil import noise, settings
 from pytest_gil.claims import ClaimContext
 from pytest_gil.engine import ScalingResult, measure_scaling
-from pytest_gil.experiments import PoolExecutor, default_sigterm, sleep_then_return, stop_pool
+from pytest_gil.experiments import (
+    ExperimentResult,
+    PoolExecutor,
+    default_sigterm,
+    measure_parallelism,
+    sleep_then_return,
+    stop_pool,
+)
 from pytest_gil.pools import ManagedProcessPool
 from pytest_gil.workloads import Calibration, calc, calc_i
 
@@ -71,6 +79,24 @@ class MeasureOnce:
                                     claim="serialized", label="calc in 2 threads"),
         )
 
+    def threads_parallelism(self, cal: Calibration, cpus: int) -> ExperimentResult:
+        """P = CPU / wall of 2 threads running calc."""
+        return self(  # type: ignore[no-any-return]
+            "P-thread-2",
+            lambda: measure_parallelism("thread", calc, cal.calc_n, workers=2,
+                                        usable_cpus=cpus, label="calc in 2 threads"),
+        )
+
+    def interpreters_parallelism(self, cal: Calibration, cpus: int,
+                                 pool: concurrent.futures.Executor) -> ExperimentResult:
+        """P = CPU / wall of 2 threads, each in its own sub-interpreter, running calc."""
+        return self(  # type: ignore[no-any-return]
+            "P-interpreter-2",
+            lambda: measure_parallelism("interpreter", calc, cal.calc_n // 2, workers=2,
+                                        tasks=8, usable_cpus=cpus, executor=pool,
+                                        label="calc in 2 sub-interpreters"),
+        )
+
     # Pools get four tasks per worker (a slow burst of one worker is averaged over the
     # phase, see engine.POOL_TASKS_PER_WORKER) of half a calibrated task each, so a phase
     # lasts ~100 ms in parallel and ~200 ms serially.
@@ -97,10 +123,12 @@ class MeasureOnce:
 
     def pool_async_calc(self, cal: Calibration, pool: multiprocessing.pool.Pool) -> (
             ScalingResult):
-        """The document's 4 × pool.apply_async(calc, (i,)) on Pool(4) (half-size tasks)."""
+        """The document's 4 × pool.apply_async(calc, (i,)) on Pool(4): four full-size tasks,
+        so the phase on 2 CPUs lasts ~100 ms (a shorter one is at the mercy of the VM's
+        slow bursts)."""
         return self(  # type: ignore[no-any-return]
             "calc-pool-apply_async-4",
-            lambda: measure_scaling(calc_i, 0, cal.calc_n // 2, workers=4, tasks=4,
+            lambda: measure_scaling(calc_i, 0, cal.calc_n, workers=4, tasks=4,
                                     executor="process", claim="parallel",
                                     pool=PoolExecutor(pool, 4, "apply_async"),
                                     label="4 × pool.apply_async(calc, (i,)) on Pool(4)"),

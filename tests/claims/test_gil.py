@@ -15,6 +15,7 @@ in sub-interpreters refute "one thread at a time".
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import multiprocessing
 import sys
 import sysconfig
@@ -28,7 +29,6 @@ from pytest_gil.catalogue import get_claim
 from pytest_gil.claims import ClaimContext
 from pytest_gil.engine import measure_overlap, measure_scaling
 from pytest_gil.experiments import (
-    decide_signal,
     fairness,
     measure_process_objects,
     wakeup_latency,
@@ -52,30 +52,25 @@ Decide = Callable[..., None]
 @pytest.mark.parametrize("variant", ["thread", "interpreter"])
 def test_gil_one_thread_at_a_time(
     variant: str, gil_claim: ClaimContext, gil_calibration: Calibration,
-    measure_once: Any, decide_scaling: Decide,
+    measure_once: Any, executor_factory: Callable[..., cf.Executor],
 ) -> None:
     """N threads run calc.  "Only one thread executes bytecode at a time" is a statement
-    about parallelism: P = process CPU time / wall time of the threads' phase stays ≤ 1 when
-    one thread runs at a time, and reaches ≈ ideal when they run together — so P decides
-    (load-robust: foreign load lowers P, never raises it); the speedup is reported beside it.
-    Threads of one interpreter serialize under the GIL; threads each in their own
-    sub-interpreter (own GIL, PEP 684) do not — there the sentence is refuted."""
+    about parallelism: P = process CPU time / wall time stays ≤ 1 when one thread runs at a
+    time and reaches ≈ ideal when they run together, so P decides (the speedup, which also
+    depends on the machine's speed bursts, is gil.cpu-threads-no-faster's figure).  Threads
+    of one interpreter serialize under the GIL; threads each in their own sub-interpreter
+    (own GIL, PEP 684) do not — there the sentence is refuted."""
     claim = gil_claim.for_variant(variant)
     claim.skip_if_not_testable()
+    cpus = claim.profile.usable_cpus
     if variant == "thread":
-        result = measure_once.threads_calc(gil_calibration)
+        result = measure_once.threads_parallelism(gil_calibration, cpus)
     else:
-        result = measure_once.interpreters_calc(gil_calibration)
-    if result.verdicts["serialized"] == "not-testable":
+        pool = executor_factory("interpreter", max_workers=2)
+        result = measure_once.interpreters_parallelism(gil_calibration, cpus, pool)
+    if result.verdict == "not-testable":
         pytest.skip(f"{claim.id} is not testable here: {result.reason}")
-    p_only = decide_signal(result, "parallelism", "serialized")
-    claim.decide(
-        p_only.verdict,
-        figure={"name": "parallelism", **p_only.value, "unit": "CPUs"},
-        detail=f"{result.label}: {p_only.text()}; engine (speedup and P): "
-               f"{result.detail('serialized')}",
-        checks=[result, p_only],
-    )
+    claim.decide(result.verdict, figure=result.figure, detail=result.detail, checks=[result])
 
 
 @pytest.mark.claim("gil.cpu-threads-no-faster")
@@ -232,10 +227,10 @@ def test_gil_not_removed_build_and_runtime_state(
         detail += "; this build can run without the GIL (PEP 703): the GIL was removed"
     else:
         detail += "; this build always has the GIL"
-    cached = measure_once.peek("calc-thread-2")
+    cached = measure_once.peek("P-thread-2")
     if cached is not None:
-        detail += (f"; threads running calc in this run: serialized "
-                   f"{cached.verdicts['serialized']} (gil.one-thread-at-a-time)")
+        detail += (f"; threads running calc in this run: {cached.figure.get('value')} CPUs "
+                   f"busy, serialized {cached.verdict} (gil.one-thread-at-a-time)")
     gil_claim.decide("refuted" if free_threaded else "confirmed", detail=detail)
 
 
@@ -269,23 +264,19 @@ def test_free_threaded_profile_expects_the_gil_claims_refuted() -> None:
 @pytest.mark.requires_subinterpreters
 @pytest.mark.requires_cpus(2)
 def test_free_threaded_expectation_met_by_threads_that_really_run_in_parallel(
-    gil_calibration: Calibration, measure_once: Any
+    gil_calibration: Calibration, measure_once: Any,
+    executor_factory: Callable[..., cf.Executor],
 ) -> None:
     """Under the injected free-threaded profile the suite expects "one thread at a time" to
     be *refuted*.  Threads each in their own sub-interpreter really run bytecode in parallel
     (per-interpreter GIL), so measuring them shows that verdict for real: their parallelism
-    refutes "serialized", the engine confirms "parallel", and the injected expectation
-    accepts it."""
-    result = measure_once.interpreters_calc(gil_calibration)
-    if result.verdicts["serialized"] == "not-testable":
-        pytest.skip(result.reason)
+    refutes "serialized", and the injected expectation accepts it."""
     with override_profile(free_threaded_build=True, gil_enabled=False) as ft:
         expected = get_claim("gil.one-thread-at-a-time").expect(ft).verdict
+        cpus = ft.usable_cpus
     assert expected == "refuted"
-    p_only = decide_signal(result, "parallelism", "serialized")
-    if p_only.verdict == "inconclusive":
-        pytest.skip(f"inconclusive: {p_only.text()}")
-    assert p_only.verdict == expected, p_only.text()
-    if result.verdicts["parallel"] == "inconclusive":
-        pytest.skip(f"inconclusive: {result.message('parallel')}")
-    assert result.verdicts["parallel"] == "confirmed", result.message("parallel")
+    pool = executor_factory("interpreter", max_workers=2)
+    result = measure_once.interpreters_parallelism(gil_calibration, cpus, pool)
+    if result.verdict in ("inconclusive", "not-testable"):
+        pytest.skip(f"{result.verdict}: {result.detail}")
+    assert result.verdict == expected, result.detail

@@ -72,7 +72,7 @@ def test_pool_apply_async_nonblocking_returns_at_once_and_runs_together(
     """r = pool.apply_async(calc, (i,)) returns an ApplyResult before the task is done (its
     ready() is still False), and the four tasks run together: ideal-limited time."""
     gil_claim.skip_if_not_testable()
-    n = gil_calibration.calc_n // 2
+    n = gil_calibration.calc_n
     rs = [doc_pool.apply_async(calc_i, (i, n)) for i in range(4)]
     ready_at_return = [r.ready() for r in rs]
     values = [r.get(timeout=60) for r in rs]
