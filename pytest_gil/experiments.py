@@ -6,6 +6,8 @@ decided with the sequential test of :mod:`pytest_gil.stats` (paired rounds, look
 6, 8, … rounds, Bonferroni-split α, three outcomes), never with a fixed threshold on a
 duration.
 
+* :func:`measure_parallelism` — how many CPUs N workers keep busy (CPU time / wall) decided
+  alone: "only one thread executes bytecode at a time" is a statement about that figure;
 * :func:`fairness` — N CPU-bound threads share the CPU (or the GIL) over a window: Jain's
   index of their progress ("a CPU-bound thread keeps re-taking the GIL, the others barely
   run");
@@ -66,10 +68,8 @@ __all__ = [
     "FunctionalResult",
     "MainGuardResult",
     "PoolExecutor",
-    "SignalVerdict",
         "batch_makespan",
     "child_identity",
-    "decide_signal",
     "default_sigterm",
     "discriminating_order",
     "echo_len",
@@ -343,75 +343,7 @@ def _iv_text(d: dict[str, Any], fmt: str = ".2f") -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# one signal of an engine measurement, decided on its own
-
-
-@dataclasses.dataclass(frozen=True)
-class SignalVerdict:
-    """The sequential test of one signal of a :class:`~pytest_gil.engine.ScalingResult`'s
-    clean rounds, replayed look by look (see :func:`decide_signal`)."""
-
-    signal: str
-    claim: str
-    verdict: str
-    value: dict[str, Any]
-    rounds: int
-    look: int
-    bounds: dict[str, float]
-
-    def text(self) -> str:
-        name = {"parallelism": "P (process CPU / wall)", "speedup": "speedup"}.get(
-            self.signal, self.signal)
-        return (f"{name} {_iv_text(self.value)} over {self.rounds} clean rounds — "
-                f"{self.claim}: confirm bound {self.bounds.get('confirm', math.nan):.2f}, "
-                f"refute bound {self.bounds.get('refute', math.nan):.2f} → {self.verdict}"
-                + (f" at the look after {self.look} rounds" if self.verdict != "inconclusive"
-                   else ""))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "signal", "label": f"{self.signal} alone", "claim_tested": self.claim,
-                "verdict": self.verdict, self.signal: self.value, "rounds": self.rounds,
-                "look": self.look, "bounds": dict(self.bounds)}
-
-
-def decide_signal(result: Any, signal: str, claim: str) -> SignalVerdict:
-    """Decide ``claim`` ("serialized" / "parallel") on one ``signal`` ("parallelism" or
-    "speedup") of an engine result, replaying its clean rounds through the same sequential
-    test (same ideal, α's and looks).
-
-    Valid whatever made the engine stop: each look spends its own Bonferroni share of α, so
-    a decision at any look keeps the error bounds.  Used where the document's sentence is
-    about one signal — "only one thread executes bytecode at a time" is a statement about
-    parallelism (CPU time / wall ≤ 1), which stays tight when the speedup is noisy.
-    """
-    from . import stats
-
-    ideal = float(result.ideal)
-    if not ideal > 1:
-        return SignalVerdict(signal, claim, "not-testable", {}, 0, 0, {})
-    test = stats.SequentialTest(ideal, signals=(signal,), claims=stats.CLAIMS,
-                                stop_on=claim,  # type: ignore[arg-type]
-                                alpha_confirm=result.alpha_confirm,
-                                alpha_refute=result.alpha_refute)
-    outcome = None
-    for r in result.raw:
-        if r.warmup or r.suspect:
-            continue
-        x = float(getattr(r, signal))
-        if not (x > 0 and math.isfinite(x)):
-            continue
-        test.add(**{signal: x})
-        out = test.look()
-        if out is not None:
-            outcome = out
-            break
-    if outcome is None:
-        outcome = test.outcome("")
-    iv = outcome.intervals.get(signal)
-    figure: dict[str, Any] = (iv.to_dict() if iv is not None and iv.n
-                              else {"value": None, "low": None, "high": None})
-    return SignalVerdict(signal, claim, outcome.verdicts[claim], figure, test.n, outcome.look,
-                         test.bounds[claim].to_dict())  # type: ignore[index]
+# parallelism alone
 
 
 def measure_parallelism(
@@ -1268,9 +1200,11 @@ def _calc_child(go: multiprocessing.connection.Connection,
     default_sigterm()
     from .workloads import calc_i
 
-    # A forked child shares its parent's memory copy-on-write: the first run of the loop
-    # copies the pages it writes (reference counts, frames).  Do that before the clock.
-    calc_i(i, n // 4)
+    # A fresh child's first run of the loop is slower (measured: up to 2×, and ~20% more CPU
+    # time while four of them share two CPUs): pages shared copy-on-write with the parent are
+    # copied as they are written, caches are cold.  The document's calc runs for a minute, so
+    # that is noise there; at 50 ms it is not.  Run it once before the clock.
+    calc_i(i, n)
     out.send("ready")
     go.recv()
     c0, t0 = time.thread_time(), time.perf_counter()
@@ -1292,9 +1226,10 @@ def measure_process_objects(
     i in range(4), ``start()``, then ``join()`` each and read ``exitcode`` — against calling
     ``calc`` four times in this process, in paired rounds (order alternated).
 
-    The processes are started before the clock and released together through a pipe (the
-    document's ``calc`` takes a minute, so its process start-up is noise there; with a
-    calibrated 50 ms ``calc`` it would dominate).  The parallel phase ends when every
+    The processes are started before the clock, run ``calc`` once to warm up, and are released
+    together through a pipe (the document's ``calc`` takes a minute, so process start-up and
+    the first slow run are noise there; with a calibrated 50 ms ``calc`` they would
+    dominate).  The parallel phase ends when every
     process has been joined.  Signals as in the engine: speedup and parallelism (the
     children's CPU time / wall), decided as the "parallel" claim at ideal ``min(processes,
     usable CPUs)``; rounds under foreign load are excluded (:mod:`pytest_gil.noise`).

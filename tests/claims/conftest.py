@@ -71,14 +71,6 @@ class MeasureOnce:
 
     # The measurements several claims read -------------------------------------------------
 
-    def threads_calc(self, cal: Calibration) -> ScalingResult:
-        """2 threads × calc vs 2 serial calls."""
-        return self(  # type: ignore[no-any-return]
-            "calc-thread-2",
-            lambda: measure_scaling(calc, cal.calc_n, workers=2, executor="thread",
-                                    claim="serialized", label="calc in 2 threads"),
-        )
-
     def threads_parallelism(self, cal: Calibration, cpus: int) -> ExperimentResult:
         """P = CPU / wall of 2 threads running calc."""
         return self(  # type: ignore[no-any-return]
