@@ -1,8 +1,9 @@
-"""pytest-gil: measure what Python concurrency tutorials claim.
+"""pytest-gil: measure what Python concurrency tutorials — and your own code — claim.
 
-The public surface is :data:`__all__`; everything else is private.  Attributes are loaded on
-first use (PEP 562), so ``import pytest_gil`` — and loading the plugin — stays cheap: scipy
-is imported only when a measurement is decided.
+The public surface is :data:`__all__` (plus the documented modules :mod:`pytest_gil.workloads`
+and :mod:`pytest_gil.runners`); everything else is private.  Attributes are loaded on first use
+(PEP 562), so ``import pytest_gil`` — and loading the plugin — stays cheap: scipy is imported
+only when a measurement is decided.
 """
 
 from __future__ import annotations
@@ -10,30 +11,45 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
+    "Claim": "claims",
+    "ClaimContext": "claims",
+    "Expectation": "claims",
+    "UnknownClaimError": "claims",
+    "Verdict": "vocabulary",
+    "Hypothesis": "vocabulary",
+    "Check": "engine",
+    "Figure": "engine",
+    "Round": "engine",
+    "ScalingResult": "engine",
+    "GilReleaseResult": "engine",
+    "measure_scaling": "engine",
+    "measure_overlap": "engine",
+    "measure_parallelism": "engine",
+    "measure_fairness": "engine",
+    "measure_wakeup_latency": "engine",
+    "measure_rounds": "engine",
+    "releases_gil": "engine",
+    "assert_no_speedup": "engine",
+    "assert_scales": "engine",
+    "assert_overlaps": "engine",
     "runtime_profile": "profile",
     "RuntimeProfile": "profile",
     "override_profile": "profile",
     "usable_cpus": "profile",
-    "run_tasks": "runners",
-    "Timeline": "runners",
-    "TaskRecord": "runners",
-    "ThreadRunner": "runners",
-    "WorkerError": "runners",
-    "WorkerDied": "runners",
-    "measure_scaling": "engine",
-    "measure_overlap": "engine",
-    "assert_no_speedup": "engine",
-    "assert_scales": "engine",
-    "assert_overlaps": "engine",
-    "releases_gil": "engine",
-    "ScalingResult": "engine",
-    "GilReleaseResult": "engine",
+    "run_tasks": "runtimes",
+    "Timeline": "runtimes",
+    "TaskRecord": "runtimes",
+    "ThreadRunner": "runtimes",
+    "WorkerError": "runtimes",
+    "WorkerDied": "runtimes",
+    "warm_executor": "runtimes",
     "gil_state": "gilstate",
     "GilState": "gilstate",
     "ConcurrentMeasurementError": "gilstate",
+    "current_settings": "settings",
     "workloads": None,
 }
 
@@ -41,46 +57,79 @@ _LAZY = {
 # (mypy --strict rejects "from pytest_gil import measure_scaling" otherwise);
 # tests/test_api.py checks it against _LAZY.
 __all__ = [
+    "Check",
+    "Claim",
+    "ClaimContext",
     "ConcurrentMeasurementError",
+    "Expectation",
+    "Figure",
     "GilReleaseResult",
     "GilState",
+    "Hypothesis",
+    "Round",
     "RuntimeProfile",
     "ScalingResult",
     "TaskRecord",
     "ThreadRunner",
     "Timeline",
+    "UnknownClaimError",
+    "Verdict",
     "WorkerDied",
     "WorkerError",
     "__version__",
     "assert_no_speedup",
     "assert_overlaps",
     "assert_scales",
+    "current_settings",
     "gil_state",
+    "measure_fairness",
     "measure_overlap",
+    "measure_parallelism",
+    "measure_rounds",
     "measure_scaling",
+    "measure_wakeup_latency",
     "override_profile",
     "releases_gil",
     "run_tasks",
     "runtime_profile",
     "usable_cpus",
+    "warm_executor",
     "workloads",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import workloads
+    from .claims import Claim, ClaimContext, Expectation, UnknownClaimError
     from .engine import (
+        Check,
+        Figure,
         GilReleaseResult,
+        Round,
         ScalingResult,
         assert_no_speedup,
         assert_overlaps,
         assert_scales,
+        measure_fairness,
         measure_overlap,
+        measure_parallelism,
+        measure_rounds,
         measure_scaling,
+        measure_wakeup_latency,
         releases_gil,
     )
     from .gilstate import ConcurrentMeasurementError, GilState, gil_state
     from .profile import RuntimeProfile, override_profile, runtime_profile, usable_cpus
-    from .runners import TaskRecord, ThreadRunner, Timeline, WorkerDied, WorkerError, run_tasks
+    from .runtimes import (
+        TaskRecord,
+        ThreadRunner,
+        Timeline,
+        WorkerDied,
+        WorkerError,
+        run_tasks,
+        warm_executor,
+    )
+    from .settings import current_settings
+    from .vocabulary import Hypothesis, Verdict
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("report", help="build the matrix across interpreters from JSON reports",
                    add_help=False)
     if argv[:1] == ["report"]:
-        from .matrix import main as report_main
+        from .report.matrix import main as report_main
 
         return int(report_main(argv[1:]) or 0)
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@
   a worker died;
 * ``executor_factory`` — ``executor_factory("thread" | "process" | "interpreter",
   max_workers=...)``; everything it made is shut down at teardown;
-* ``gil_claim`` — the :class:`~pytest_gil.claims.ClaimContext` of the test's ``claim`` marker.
+* ``gil_claim`` — the :class:`~pytest_gil.ClaimContext` of the test's ``claim`` marker.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from . import settings
-from .claims import ClaimContext, context_for
-from .pools import ManagedProcessPool, make_executor, terminate_executor
+from . import records, settings
+from .claims import ClaimContext, UnknownClaimError
 from .profile import RuntimeProfile
 from .profile import runtime_profile as _runtime_profile
-from .runners import ThreadRunner
+from .runtimes.pools import ManagedProcessPool, make_executor, terminate_executor
+from .runtimes.threads import ThreadRunner
 from .workloads import Calibration
 
 __all__ = [
@@ -67,9 +67,7 @@ def gil_calibration(pytestconfig: pytest.Config) -> Calibration:
     shared = pytestconfig.stash[SHARED]
     scale = settings.current().scale
     cal: Calibration = shared.calibration(scale, _runtime_profile().tag)
-    from .reporting import record_calibration
-
-    record_calibration(f"scale {scale:g}", cal.to_dict())
+    records.add_calibration(f"scale {scale:g}", cal.to_dict())
     return cal
 
 
@@ -157,17 +155,18 @@ def executor_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., c
 @pytest.fixture
 def gil_claim(request: pytest.FixtureRequest) -> ClaimContext:
     """The claim named by the test's ``@pytest.mark.claim(id)`` marker: its expectation on
-    this runtime (``gil_claim.expected``) and ``decide`` / ``functional`` to record the
-    measured verdict and assert it."""
+    this runtime (``gil_claim.expected``), and ``decide(check)`` / ``functional(holds,
+    detail)`` to record the measured verdict and assert it."""
+    from .markers import registry
+
     marker = request.node.get_closest_marker("claim")
     if marker is None or not marker.args:
         pytest.fail(
             f"{request.node.nodeid}: the gil_claim fixture needs @pytest.mark.claim(\"<id>\")",
             pytrace=False,
         )
-    problem = ""
     try:
-        return context_for(marker.args[0], _runtime_profile(), request.node.nodeid)
-    except KeyError as exc:
-        problem = str(exc.args[0])
-    pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)
+        claim = registry(request.config).get(marker.args[0])
+    except UnknownClaimError as exc:
+        pytest.fail(f"{request.node.nodeid}: {exc}", pytrace=False)
+    return ClaimContext(claim, _runtime_profile(), request.node.nodeid)

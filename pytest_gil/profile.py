@@ -240,22 +240,34 @@ def usable_cpus(affinity: int | None = None, cgroup_limit: float | None = None) 
     return max(1, min(candidates)) if candidates else 1
 
 
-def subinterpreter_api() -> str | None:
-    """Which sub-interpreter API this interpreter offers (per-interpreter GIL, PEP 684).
-
-    ``"concurrent.interpreters"`` (3.14+), ``"_interpreters"`` (3.13), ``"_xxsubinterpreters"``
-    (3.12), or ``None``.  Only 3.12+ gives each sub-interpreter its own GIL.
-    """
+def _has_module(name: str) -> bool:
     import importlib.util
 
-    if sys.version_info < (3, 12):
+    if name in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def subinterpreter_api() -> str | None:
+    """Which sub-interpreter API with a per-interpreter GIL (PEP 684) this interpreter has,
+    without importing it.
+
+    ``"concurrent.interpreters"`` (3.14, with ``concurrent.futures.InterpreterPoolExecutor``),
+    ``"_interpreters"`` (3.13), ``"_xxsubinterpreters"`` (3.12) or ``None``.  CPython 3.8–3.11
+    also ship a ``_xxsubinterpreters`` test module, but their sub-interpreters share one GIL:
+    ``None`` there, as on other implementations.
+    """
+    if sys.implementation.name != "cpython" or sys.version_info < (3, 12):
         return None
-    for name in ("concurrent.interpreters", "_interpreters", "_xxsubinterpreters"):
-        try:
-            if importlib.util.find_spec(name) is not None:
-                return name
-        except (ImportError, ValueError):
-            continue
+    if (sys.version_info >= (3, 14) and _has_module("concurrent.interpreters")
+            and _has_module("concurrent.futures.interpreter")):
+        return "concurrent.interpreters"
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        if _has_module(name):
+            return name
     return None
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Literal
+
+from .vocabulary import INCONCLUSIVE_POLICIES
 
 __all__ = [
     "ALPHA_REFUTE_RATIO",
@@ -20,11 +21,11 @@ __all__ = [
     "Settings",
     "configure",
     "current",
+    "current_settings",
     "exclusive",
+    "positive_int",
+    "resolve_budget",
 ]
-
-InconclusivePolicy = Literal["skip", "xfail", "fail", "pass"]
-INCONCLUSIVE_POLICIES: tuple[str, ...] = ("skip", "xfail", "fail", "pass")
 
 DEFAULT_ALPHA = 1e-3
 """α to *confirm* a claim: the chance of confirming a claim that is in fact false."""
@@ -69,6 +70,12 @@ def current() -> Settings:
     return _current
 
 
+def current_settings() -> Settings:
+    """The settings in force for this run: ``--gil-scale``, ``--gil-budget``, ``--gil-alpha``,
+    ``--gil-inconclusive``, ``--gil-start-method``, … (the defaults outside pytest)."""
+    return _current
+
+
 def configure(
     settings: Settings,
     lock_factory: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
@@ -92,3 +99,19 @@ def exclusive() -> Iterator[None]:
         return
     with _lock_factory():
         yield
+
+
+def resolve_budget(budget: float | None) -> float:
+    """``budget`` seconds, or the run's ``--gil-budget`` when ``None``; ``ValueError`` unless
+    positive and finite."""
+    b = current().budget if budget is None else budget
+    if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < float("inf"):
+        raise ValueError(f"budget must be a positive number of seconds, got {budget!r}")
+    return float(b)
+
+
+def positive_int(name: str, value: object) -> int:
+    """``value`` as a positive ``int``, or a ``ValueError`` naming ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value

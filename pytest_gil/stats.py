@@ -420,6 +420,8 @@ class SequentialTest:
         self.looks = tuple(looks)
         self._values: dict[str, list[float]] = {s: [] for s in self.signals}
         self._last: Outcome | None = None
+        self.history: list[Outcome] = []
+        """Every scheduled look taken, in order (what the report draws)."""
 
     # Bonferroni: every scheduled look gets an equal share of α.
     @property
@@ -477,6 +479,7 @@ class SequentialTest:
             reason = "" if hit else f"no decision after the last look ({n} rounds)"
             out = dataclasses.replace(out, decided=True, reason=reason)
         self._last = out
+        self.history.append(out)
         return out if out.decided else None
 
     def outcome(self, reason: str = "") -> Outcome:

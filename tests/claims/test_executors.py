@@ -15,7 +15,6 @@ and the ``f.done()`` polling loop — with ``worker``'s sleep scaled from second
 from __future__ import annotations
 
 import concurrent.futures as cf
-import dataclasses
 import multiprocessing
 import threading
 import time
@@ -24,12 +23,17 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from gil_audit.experiments import max_concurrency, measure_schedule
+from gil_audit.pools import wait_for
+from gil_audit.workers import fail_with
 
-from pytest_gil import settings
-from pytest_gil.claims import ClaimContext
-from pytest_gil.engine import measure_overlap
-from pytest_gil.experiments import fail_with, max_concurrency, measure_schedule, wait_for
-from pytest_gil.runners import run_tasks, warm_executor
+from pytest_gil import (
+    ClaimContext,
+    current_settings,
+    measure_overlap,
+    run_tasks,
+    warm_executor,
+)
 from pytest_gil.workloads import worker
 
 UNIT = 0.015
@@ -39,7 +43,7 @@ Factory = Callable[..., cf.Executor]
 
 
 def _ctx() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context(settings.current().start_method)
+    return multiprocessing.get_context(current_settings().start_method)
 
 
 def _poll_until_done(fs: list[Future[Any]], step: float = 0.001, limit: float = 30.0) -> int:
@@ -62,38 +66,38 @@ def _poll_until_done(fs: list[Future[Any]], step: float = 0.001, limit: float = 
 
 @pytest.mark.claim("exec.max-workers")
 @pytest.mark.io_bound
-def test_exec_max_workers_six_tasks_on_three_threads(
-    gil_claim: ClaimContext, executor_factory: Factory
-) -> None:
-    """ThreadPoolExecutor(max_workers=3) with six worker(t): never more than 3 tasks at once
-    on at most 3 threads, and the six take ≈ 2t (3× the serial throughput), not t nor 6t."""
-    execcutor = executor_factory("thread", max_workers=3)
-    warm_executor(execcutor, 3, ["pytest_gil.workloads"])
-    timeline = run_tasks("process", worker, (UNIT,), tasks=6, workers=3, executor=execcutor)
-    at_once = max_concurrency([(t.start, t.end) for t in timeline.tasks])
-    threads = {t.thread_id for t in timeline.tasks}
-    result = measure_overlap(worker, UNIT, tasks=6, workers=3, executor="process",
-                             pool=execcutor, label="6 × worker(t) on ThreadPoolExecutor(3)")
-    # The engine timed a ThreadPoolExecutor through its pool interface: say so in the record.
-    result = dataclasses.replace(result, executor="thread")
-    note = (f"at most {at_once} tasks ran at once on {len(threads)} distinct threads; "
-            f"timeline results {timeline.results[:1]}…; ")
+def test_exec_max_workers_six_tasks_on_three_threads(gil_claim: ClaimContext) -> None:
+    """The standard library's ThreadPoolExecutor(max_workers=3), as the document uses it,
+    with six worker(t): never more than 3 tasks at once on at most 3 threads, and the six
+    take ≈ 2t (3× the serial throughput), not t nor 6t."""
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="doc-exec") as execcutor:
+        warm_executor(execcutor, 3, ["pytest_gil.workloads"])
+        timeline = run_tasks("thread", worker, UNIT, tasks=6, workers=3, executor=execcutor)
+        at_once = max_concurrency([(t.start, t.end) for t in timeline.tasks])
+        threads = {t.thread_id for t in timeline.tasks}
+        result = measure_overlap(worker, UNIT, tasks=6, workers=3, pool=execcutor,
+                                 label="6 × worker(t) on ThreadPoolExecutor(max_workers=3)")
+    note = (f"at most {at_once} tasks ran at once on {len(threads)} distinct threads of the "
+            "pool; ")
     if at_once > 3 or len(threads) > 3:
-        gil_claim.decide("refuted", detail=note + "more than max_workers ran", checks=[result])
+        gil_claim.functional(False, note + "more than max_workers ran", checks=[result])
         return
-    verdict = result.verdicts["overlaps"]
-    gil_claim.decide(verdict, figure=result.figure(), detail=note + result.detail("overlaps"),
-                     checks=[result])
+    gil_claim.decide(result, note=note)
 
 
 @pytest.mark.claim("exec.submit-returns-future")
 def test_exec_submit_returns_future_done_result_and_exceptions(
-    gil_claim: ClaimContext, executor_factory: Factory
+    gil_claim: ClaimContext,
 ) -> None:
-    """submit returns a Future at once (not done yet), the done() polling loop ends when all
-    are done, result() returns worker's 1000 + n (and blocks until then), and an exception
-    raised in the function re-raises from result()."""
-    execcutor = executor_factory("thread", max_workers=3)
+    """ThreadPoolExecutor(max_workers=3).submit returns a Future at once (not done yet), the
+    done() polling loop ends when all are done, result() returns worker's 1000 + n (and
+    blocks until then), and an exception raised in the function re-raises from result()."""
+    with ThreadPoolExecutor(max_workers=3) as execcutor:
+        holds, detail = _submit_observations(execcutor)
+    gil_claim.functional(holds, detail)
+
+
+def _submit_observations(execcutor: cf.Executor) -> tuple[bool, str]:
     fs = []
     for _ in range(6):
         future = execcutor.submit(worker, UNIT)
@@ -122,7 +126,7 @@ def test_exec_submit_returns_future_done_result_and_exceptions(
         f"{results[:2]}…; result() returned {blocked_value} with done() → {done_after_result};"
         f" an exception in fn re-raised from result() as {raised}"
     )
-    gil_claim.functional(holds, detail)
+    return holds, detail
 
 
 @pytest.mark.claim("exec.shutdown-waits")
@@ -181,7 +185,7 @@ def test_exec_shutdown_waits_and_refuses_new_work(
         f"2 pending: {obs['cancel_futures']}; ProcessPoolExecutor(3) after shutdown(): done "
         f"{obs['process_pool_done_after_shutdown']}"
     )
-    gil_claim.functional(holds, detail, checks=[{"kind": "functional", "observations": obs}])
+    gil_claim.functional(holds, detail, observations=obs)
 
 
 @pytest.mark.claim("exec.context-manager")
@@ -220,10 +224,10 @@ def test_exec_process_pool_schedule_matches_list_schedule(
     that of the greedy list schedule (each task taken by the first free worker), in the
     document's order and reversed (where greedy and batches-of-3 differ)."""
     execcutor = executor_factory("process", max_workers=3)
-    warm_executor(execcutor, 3, ["pytest_gil.workloads", "pytest_gil.runners"])
-    result = measure_schedule(execcutor, (2, 3, 4, 5, 6, 7), unit=UNIT, workers=3)
+    warm_executor(execcutor, 3, ["gil_audit.workers"])
+    result = measure_schedule(execcutor, (2, 3, 4, 5, 6, 7), unit=UNIT, n_workers=3)
     if result.extra["max_concurrency"] > 3:
-        gil_claim.decide("refuted", detail=result.detail, checks=[result])
+        gil_claim.functional(False, f"more than 3 tasks ran at once: {result.detail()}",
+                             checks=[result])
         return
-    gil_claim.decide(result.verdict, figure=result.figure, detail=result.detail,
-                     checks=[result])
+    gil_claim.decide(result)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from pytest_gil.claims import ClaimContext
+from pytest_gil import ClaimContext
 from pytest_gil.workloads import Calibration
 
 PROBE = "import sys; print(sys._is_gil_enabled())"
@@ -26,13 +25,12 @@ PROBE = "import sys; print(sys._is_gil_enabled())"
 @pytest.mark.cpu_bound
 def test_extra_subinterpreters_scale(
     gil_claim: ClaimContext, gil_calibration: Calibration, measure_once: Any,
-    decide_scaling: Callable[..., None],
 ) -> None:
     """Two threads, each running calc in its own sub-interpreter, scale: each interpreter has
     its own GIL."""
     gil_claim.skip_if_not_testable()
     result = measure_once.interpreters_calc(gil_calibration)
-    decide_scaling(gil_claim, result, "parallel")
+    gil_claim.decide(result, hypothesis="parallel")
 
 
 @pytest.mark.claim("extra.python-gil-env")

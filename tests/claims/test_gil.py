@@ -16,31 +16,31 @@ in sub-interpreters refute "one thread at a time".
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
+import multiprocessing.pool
 import sys
 import sysconfig
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from gil_audit.catalogue import CATALOGUE
+from gil_audit.experiments import measure_process_objects
 
-from pytest_gil import settings
-from pytest_gil.catalogue import get_claim
-from pytest_gil.claims import ClaimContext
-from pytest_gil.engine import measure_overlap, measure_scaling
-from pytest_gil.experiments import (
-    fairness,
-    measure_process_objects,
-    wakeup_latency,
+from pytest_gil import (
+    ClaimContext,
+    Verdict,
+    current_settings,
+    measure_fairness,
+    measure_overlap,
+    measure_scaling,
+    measure_wakeup_latency,
+    override_profile,
+    runtime_profile,
 )
-from pytest_gil.pools import ManagedProcessPool
-from pytest_gil.profile import override_profile, runtime_profile
 from pytest_gil.workloads import Calibration, calc, pipe_read, sha256_work, worker, zlib_work
 
 SLEEP = 0.02
 """Seconds one sleeping task waits: 4 of them serially take 80 ms, together ~20 ms."""
-
-Decide = Callable[..., None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,38 +62,35 @@ def test_gil_one_thread_at_a_time(
     (own GIL, PEP 684) do not — there the sentence is refuted."""
     claim = gil_claim.for_variant(variant)
     claim.skip_if_not_testable()
-    cpus = claim.profile.usable_cpus
     if variant == "thread":
-        result = measure_once.threads_parallelism(gil_calibration, cpus)
+        result = measure_once.threads_parallelism(gil_calibration)
     else:
         pool = executor_factory("interpreter", max_workers=2)
-        result = measure_once.interpreters_parallelism(gil_calibration, cpus, pool)
-    if result.verdict == "not-testable":
-        pytest.skip(f"{claim.id} is not testable here: {result.reason}")
-    claim.decide(result.verdict, figure=result.figure, detail=result.detail, checks=[result])
+        result = measure_once.interpreters_parallelism(gil_calibration, pool)
+    claim.decide(result, hypothesis="serialized")
 
 
 @pytest.mark.claim("gil.cpu-threads-no-faster")
 @pytest.mark.cpu_bound
 def test_gil_cpu_threads_no_faster_four_threads_vs_four_calls(
-    gil_claim: ClaimContext, gil_calibration: Calibration, decide_scaling: Decide
+    gil_claim: ClaimContext, gil_calibration: Calibration
 ) -> None:
     """The document's example: t1..t4 = Thread(target=calc), start, join — against calling
     calc() four times.  (Each call is half a calibrated task so a phase stays ~100 ms.)"""
     gil_claim.skip_if_not_testable()
     result = measure_scaling(
         calc, gil_calibration.calc_n // 2, workers=4, tasks=4, executor="thread",
-        claim="serialized", label="4 threads × calc vs calc() four times",
+        hypothesis="serialized", cpu_bound=True,
+        label="4 threads × calc vs calc() four times",
     )
-    decide_scaling(gil_claim, result, "serialized")
+    gil_claim.decide(result, hypothesis="serialized")
 
 
 @pytest.mark.claim("gil.c-code-releases")
 @pytest.mark.cpu_bound
 @pytest.mark.parametrize("workload", ["sha256", "zlib"])
 def test_gil_c_code_releases_hashing_and_compressing_scale(
-    workload: str, gil_claim: ClaimContext, gil_calibration: Calibration,
-    decide_scaling: Decide,
+    workload: str, gil_claim: ClaimContext, gil_calibration: Calibration
 ) -> None:
     """The GIL serializes bytecode, not C code that drops it: threads hashing with
     hashlib.sha256 or compressing with zlib scale on every runtime."""
@@ -104,9 +101,9 @@ def test_gil_c_code_releases_hashing_and_compressing_scale(
         fn, size = sha256_work, gil_calibration.sha256_bytes
     else:
         fn, size = zlib_work, gil_calibration.zlib_bytes
-    result = measure_scaling(fn, size, workers=2, executor="thread", claim="parallel",
-                             label=f"{workload} in 2 threads")
-    decide_scaling(claim, result, "parallel")
+    result = measure_scaling(fn, size, workers=2, executor="thread", hypothesis="parallel",
+                             cpu_bound=True, label=f"{workload} in 2 threads")
+    claim.decide(result, hypothesis="parallel")
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,9 +117,7 @@ def test_gil_cpu_hog_starves_others_fairness_of_cpu_threads(gil_claim: ClaimCont
     loop; window by window, Jain's index of their progress.  Since 3.2 the switch interval
     forces hand-offs, so the shares come out close to equal — the sentence is refuted."""
     gil_claim.skip_if_not_testable()
-    result = fairness(threads=2, window=0.1)
-    gil_claim.decide(result.verdict, figure=result.figure, detail=result.detail,
-                     checks=[result])
+    gil_claim.decide(measure_fairness(threads=2, window=0.1))
 
 
 @pytest.mark.claim("gil.io-latency-under-cpu-load")
@@ -135,10 +130,9 @@ def test_gil_io_latency_under_cpu_load_grows_with_switch_interval(
     a CPU-bound thread for up to a switch interval (1, 5, 20 ms; the interval is restored)."""
     gil_claim.skip_if_not_testable()
     saved = sys.getswitchinterval()
-    result = wakeup_latency((0.001, 0.005, 0.020))
+    result = measure_wakeup_latency((0.001, 0.005, 0.020))
     assert sys.getswitchinterval() == saved
-    gil_claim.decide(result.verdict, figure=result.figure, detail=result.detail,
-                     checks=[result])
+    gil_claim.decide(result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,26 +142,24 @@ def test_gil_io_latency_under_cpu_load_grows_with_switch_interval(
 @pytest.mark.claim("gil.io-threads-overlap")
 @pytest.mark.io_bound
 @pytest.mark.parametrize("blocking", ["sleep", "pipe"])
-def test_gil_io_threads_overlap_when_blocked(
-    blocking: str, gil_claim: ClaimContext, decide_scaling: Decide
-) -> None:
+def test_gil_io_threads_overlap_when_blocked(blocking: str, gil_claim: ClaimContext) -> None:
     """"某个线程阻塞,就会调度其他就绪线程": 4 threads each blocked for t (time.sleep, or a
     read on a pipe) finish in about t, not 4·t."""
     claim = gil_claim.for_variant(blocking)
     fn = worker if blocking == "sleep" else pipe_read
     result = measure_overlap(fn, SLEEP, tasks=4, executor="thread",
                              label=f"4 threads blocked in {fn.__name__}({SLEEP})")
-    decide_scaling(claim, result, "overlaps")
+    claim.decide(result)
 
 
 @pytest.mark.claim("gil.threads-for-io")
 @pytest.mark.io_bound
-def test_gil_threads_for_io_throughput(gil_claim: ClaimContext, decide_scaling: Decide) -> None:
+def test_gil_threads_for_io_throughput(gil_claim: ClaimContext) -> None:
     """"IO密集型,使用多线程较为合算": 8 sleeping tasks on 4 threads have ≈ 4× the throughput of
     running them one after another."""
     result = measure_overlap(worker, SLEEP, tasks=8, workers=4, executor="thread",
                              label="8 × worker(t) on 4 threads")
-    decide_scaling(gil_claim, result, "overlaps")
+    gil_claim.decide(result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,28 +171,23 @@ def test_gil_threads_for_io_throughput(gil_claim: ClaimContext, decide_scaling: 
 @pytest.mark.parametrize("api", ["ProcessPoolExecutor", "Pool", "Process"])
 def test_gil_processes_for_cpu_scale(
     api: str, gil_claim: ClaimContext, gil_calibration: Calibration,
-    process_pool: ManagedProcessPool, doc_pool: multiprocessing.pool.Pool,
-    measure_once: Any, decide_scaling: Decide,
+    process_pool: Any, doc_pool: multiprocessing.pool.Pool, measure_once: Any,
 ) -> None:
     """"CPU密集型,使用多进程,要绕开GIL": calc in processes scales — through
     ProcessPoolExecutor, the document's Pool(4) with apply_async, and its four
     Process(target=calc) started and joined."""
     claim = gil_claim.for_variant(api)
     claim.skip_if_not_testable()
-    n = gil_calibration.calc_n
     if api == "ProcessPoolExecutor":
-        result = measure_once.processes_calc(gil_calibration, process_pool)
+        result = measure_once.processes_calc(gil_calibration, process_pool, process_pool.size)
     elif api == "Pool":
         result = measure_once.pool_async_calc(gil_calibration, doc_pool)
     else:
         # Full-size calc here: the release/join hand-offs of four processes cost a few ms.
-        objects = measure_process_objects(
-            n, processes=4, usable_cpus=claim.profile.usable_cpus,
-            start_method=settings.current().start_method)
-        claim.decide(objects.verdict, figure=objects.figure, detail=objects.detail,
-                     checks=[objects])
-        return
-    decide_scaling(claim, result, "parallel")
+        result = measure_process_objects(
+            gil_calibration.calc_n, processes=4, usable_cpus=claim.profile.usable_cpus,
+            start_method=current_settings().start_method)
+    claim.decide(result, hypothesis="parallel")
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,30 +195,22 @@ def test_gil_processes_for_cpu_scale(
 
 
 @pytest.mark.claim("gil.not-removed")
-def test_gil_not_removed_build_and_runtime_state(
-    gil_claim: ClaimContext, measure_once: Any
+@pytest.mark.cpu_bound
+def test_gil_not_removed_threads_still_take_turns(
+    gil_claim: ClaimContext, gil_calibration: Calibration, measure_once: Any
 ) -> None:
-    """"新版CPython正在努力优化GIL的问题,但不是移除": since PEP 703 (3.13t, 3.14t) CPython has
-    a free-threaded build where the GIL is removed.  Read from the interpreter itself: the
-    build flag Py_GIL_DISABLED and sys._is_gil_enabled()."""
+    """"新版CPython正在努力优化GIL的问题,但不是移除": if the GIL is still there, threads
+    running calc take turns (parallelism ≈ 1); since PEP 703 (3.13t, 3.14t) a free-threaded
+    build runs them together and the sentence is refuted.  Decided by that measurement; the
+    build flag and sys._is_gil_enabled() are recorded beside it."""
+    gil_claim.skip_if_not_testable()
     flag = sysconfig.get_config_var("Py_GIL_DISABLED")
-    free_threaded = bool(flag)
     is_enabled = getattr(sys, "_is_gil_enabled", None)
-    enabled_now = True if is_enabled is None else bool(is_enabled())
-    detail = (
-        f"Py_GIL_DISABLED={flag!r} ({'free-threaded' if free_threaded else 'default GIL'} "
-        f"build), sys._is_gil_enabled() "
-        f"{'→ ' + str(enabled_now) if is_enabled is not None else 'does not exist (< 3.13)'}"
-    )
-    if free_threaded:
-        detail += "; this build can run without the GIL (PEP 703): the GIL was removed"
-    else:
-        detail += "; this build always has the GIL"
-    cached = measure_once.peek("P-thread-2")
-    if cached is not None:
-        detail += (f"; threads running calc in this run: {cached.figure.get('value')} CPUs "
-                   f"busy, serialized {cached.verdict} (gil.one-thread-at-a-time)")
-    gil_claim.decide("refuted" if free_threaded else "confirmed", detail=detail)
+    state = "does not exist (< 3.13)" if is_enabled is None else f"→ {is_enabled()}"
+    result = measure_once.threads_parallelism(gil_calibration)
+    note = (f"Py_GIL_DISABLED={flag!r}, sys._is_gil_enabled() {state}; threads take turns "
+            "(serialized) means the GIL is there: ")
+    gil_claim.decide(result, hypothesis="serialized", note=note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,15 +228,15 @@ def test_free_threaded_profile_expects_the_gil_claims_refuted() -> None:
     with override_profile(free_threaded_build=True, gil_enabled=False, usable_cpus=2) as ft:
         assert ft.injected and not ft.gil_enabled
         for cid in GIL_CLAIMS:
-            assert get_claim(cid).expect(ft).verdict == "refuted", cid
-        assert get_claim("gil.cpu-hog-starves-others").expect(ft).verdict == "refuted"
+            assert CATALOGUE[cid].expect(ft).verdict is Verdict.REFUTED, cid
+        assert CATALOGUE["gil.cpu-hog-starves-others"].expect(ft).verdict is Verdict.REFUTED
         for cid in ("gil.c-code-releases", "gil.io-threads-overlap", "gil.processes-for-cpu",
                     "mp.no-threads-gil-irrelevant", "model.master-worker"):
-            assert get_claim(cid).expect(ft).verdict == "confirmed", cid
-        assert get_claim("extra.python-gil-env").expect(ft).verdict == "confirmed"
+            assert CATALOGUE[cid].expect(ft).verdict is Verdict.CONFIRMED, cid
+        assert CATALOGUE["extra.python-gil-env"].expect(ft).verdict is Verdict.CONFIRMED
     real = runtime_profile()
     if real.gil_enabled:
-        assert get_claim("gil.one-thread-at-a-time").expect(real).verdict == "confirmed"
+        assert CATALOGUE["gil.one-thread-at-a-time"].expect(real).verdict is Verdict.CONFIRMED
 
 
 @pytest.mark.cpu_bound
@@ -272,11 +251,12 @@ def test_free_threaded_expectation_met_by_threads_that_really_run_in_parallel(
     (per-interpreter GIL), so measuring them shows that verdict for real: their parallelism
     refutes "serialized", and the injected expectation accepts it."""
     with override_profile(free_threaded_build=True, gil_enabled=False) as ft:
-        expected = get_claim("gil.one-thread-at-a-time").expect(ft).verdict
-        cpus = ft.usable_cpus
-    assert expected == "refuted"
+        expected = CATALOGUE["gil.one-thread-at-a-time"].expect(ft).verdict
+    assert expected is Verdict.REFUTED
     pool = executor_factory("interpreter", max_workers=2)
-    result = measure_once.interpreters_parallelism(gil_calibration, cpus, pool)
-    if result.verdict in ("inconclusive", "not-testable"):
-        pytest.skip(f"{result.verdict}: {result.detail}")
-    assert result.verdict == expected, result.detail
+    result = measure_once.interpreters_parallelism(gil_calibration, pool)
+    verdict = result.verdict_of("serialized")
+    if not verdict.decided:
+        pytest.skip(f"{verdict}: {result.detail()}")
+    assert verdict is expected, result.detail()
+

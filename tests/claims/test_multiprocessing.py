@@ -21,44 +21,41 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from pytest_gil import settings
-from pytest_gil.claims import ClaimContext
-from pytest_gil.experiments import (
-    default_sigterm,
-    payload_growth,
-    payload_io_cost,
+from gil_audit.experiments import payload_growth, payload_io_cost
+from gil_audit.observations import (
     process_api,
     run_unguarded_script,
     separate_interpreters,
     shared_state_roundtrips,
-    terminating,
-    worker_threads,
 )
-from pytest_gil.pools import ManagedProcessPool
+from gil_audit.pools import terminating
+from gil_audit.workers import default_sigterm, worker_threads
+
+from pytest_gil import ClaimContext, current_settings
 from pytest_gil.workloads import Calibration
 
-WATCHER = "pytest-gil-parent-watch"
+PLUGIN_THREADS = "pytest-gil"
+"""pytest-gil names its own helper threads pytest-gil-…; the pool workers run a watcher."""
 
 
 def _ctx() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context(settings.current().start_method)
+    return multiprocessing.get_context(current_settings().start_method)
 
 
 @pytest.mark.claim("mp.separate-interpreters")
 def test_mp_separate_interpreters_own_pid_and_globals(
-    gil_claim: ClaimContext, process_pool: ManagedProcessPool
+    gil_claim: ClaimContext, process_pool: Any
 ) -> None:
     """"多进程就是启动多个解释器进程": each worker is another process with its own copy of a
     module's globals (and its own GIL: see gil.processes-for-cpu)."""
     result = separate_interpreters(process_pool, tasks=4)
-    gil_claim.functional(result.holds, result.detail, checks=[result])
+    gil_claim.functional(result.holds, result.detail, observations=result.observations)
 
 
 @pytest.mark.claim("mp.ipc-serializes")
 @pytest.mark.io_bound
 def test_mp_ipc_serializes_pickling_and_payload_cost(
-    gil_claim: ClaimContext, process_pool: ManagedProcessPool,
+    gil_claim: ClaimContext, process_pool: Any,
     executor_factory: Callable[..., cf.Executor],
 ) -> None:
     """"进程间通信必须序列化、反序列化": a lambda and a local function cannot be pickled to a
@@ -92,33 +89,34 @@ def test_mp_ipc_serializes_pickling_and_payload_cost(
     growth = payload_growth(threads, process_pool)
     same = bool(growth.extra["thread_same_object"])
     detail = (f"to a multiprocessing.Pool: lambda → {errors['lambda']!r}, local function → "
-              f"{errors['local function']!r}; {growth.detail}")
+              f"{errors['local function']!r}; {growth.detail()}")
     if not (pickling_fails and same):
-        gil_claim.decide("refuted", figure=growth.figure, detail=detail, checks=[growth])
+        gil_claim.functional(False, detail + "; a function or argument crossed without "
+                             "pickling", checks=[growth])
         return
-    gil_claim.decide(growth.verdict, figure=growth.figure, detail=detail, checks=[growth])
+    gil_claim.decide(growth, note=f"to a multiprocessing.Pool: lambda → {errors['lambda']!r}, "
+                     f"local function → {errors['local function']!r}; ")
 
 
 @pytest.mark.claim("mp.io-threads-cheaper")
 @pytest.mark.io_bound
 def test_mp_io_threads_cheaper_as_payload_grows(
-    gil_claim: ClaimContext, process_pool: ManagedProcessPool,
+    gil_claim: ClaimContext, process_pool: Any,
     executor_factory: Callable[..., cf.Executor],
 ) -> None:
     """"IO密集型…适合是用多线程,可以减少多进程间IO的序列化开销": IO-bound tasks carrying a
     payload, 2 at a time on threads and on processes: processes fall behind as it grows."""
     workers = max(1, min(2, process_pool.size))
     threads = executor_factory("thread", max_workers=workers)
-    result = payload_io_cost(threads, process_pool, workers=workers, wait=0.02)
-    gil_claim.decide(result.verdict, figure=result.figure, detail=result.detail,
-                     checks=[result])
+    result = payload_io_cost(threads, process_pool, tasks=workers, wait=0.02)
+    gil_claim.decide(result)
 
 
 @pytest.mark.claim("mp.no-threads-gil-irrelevant")
 @pytest.mark.cpu_bound
 def test_mp_no_threads_gil_irrelevant_single_threaded_processes_scale(
-    gil_claim: ClaimContext, gil_calibration: Calibration, process_pool: ManagedProcessPool,
-    measure_once: Any, decide_scaling: Callable[..., None],
+    gil_claim: ClaimContext, gil_calibration: Calibration, process_pool: Any,
+    measure_once: Any,
 ) -> None:
     """"如果每个进程中没有实现多线程,GIL可以说没什么用了": the pool's workers run one thread each,
     and calc in them scales as if there were no GIL — the same scaling a free-threaded build
@@ -127,11 +125,12 @@ def test_mp_no_threads_gil_irrelevant_single_threaded_processes_scale(
     # Besides the main thread, the plugin's pool workers run only a watcher blocked in a
     # wait() on the parent's sentinel: it never asks for the GIL.
     seen = {tuple(process_pool.submit(worker_threads).result()) for _ in range(4)}
-    python_threads = {tuple(n for n in names if n != WATCHER) for names in seen}
+    python_threads = {tuple(n for n in names if not n.startswith(PLUGIN_THREADS))
+                      for names in seen}
     assert python_threads == {("MainThread",)}, f"pool workers run threads {sorted(seen)}"
-    result = measure_once.processes_calc(gil_calibration, process_pool)
-    decide_scaling(gil_claim, result, "parallel",
-                   note=f"single-threaded worker processes (threads {sorted(seen)[0]}): ")
+    result = measure_once.processes_calc(gil_calibration, process_pool, process_pool.size)
+    gil_claim.decide(result, hypothesis="parallel",
+                     note=f"single-threaded worker processes (threads {sorted(seen)[0]}): ")
 
 
 @pytest.mark.claim("mp.main-guard")
@@ -154,7 +153,7 @@ def test_mp_shared_state_value_array_shm_manager_queue_pipe(gil_claim: ClaimCont
     Value/Array, shared_memory, a Manager dict, Queue and Pipe, each round-tripped through
     child processes, with every update visible in the parent."""
     result = shared_state_roundtrips(_ctx())
-    gil_claim.functional(result.holds, result.detail, checks=[result])
+    gil_claim.functional(result.holds, result.detail, observations=result.observations)
 
 
 @pytest.mark.claim("mp.process-api")
@@ -171,5 +170,5 @@ def test_mp_process_api_pid_exitcode_terminate_and_no_wait(gil_claim: ClaimConte
     assert obs["exitcode_terminated"] == -signal.SIGTERM
     assert obs["alive_after_join_timeout"] is True and obs["exitcode_while_running"] is None
     assert obs["has_exitcode"] and obs["has_join"]
-    gil_claim.functional(result.holds, result.detail, checks=[result])
+    gil_claim.functional(result.holds, result.detail, observations=result.observations)
 

@@ -20,54 +20,42 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gil_audit.pools import PoolExecutor, terminating, wait_for
+from gil_audit.workers import default_sigterm, fail_with, mark_and_sleep, sleep_then_return
 
-from pytest_gil import settings
-from pytest_gil.claims import ClaimContext
-from pytest_gil.engine import measure_scaling
-from pytest_gil.experiments import (
-    PoolExecutor,
-    default_sigterm,
-    fail_with,
-    mark_and_sleep,
-    sleep_then_return,
-    terminating,
-    wait_for,
-)
+from pytest_gil import ClaimContext, current_settings, measure_scaling
 from pytest_gil.workloads import Calibration, calc_i
 
 UNIT = 0.01
 """Seconds per sleep unit in the callback test (tasks finish 10 ms apart)."""
-
-Decide = Callable[..., None]
 
 
 @pytest.mark.claim("pool.apply-blocks")
 @pytest.mark.cpu_bound
 def test_pool_apply_blocks_one_by_one(
     gil_claim: ClaimContext, gil_calibration: Calibration,
-    doc_pool: multiprocessing.pool.Pool, decide_scaling: Decide,
+    doc_pool: multiprocessing.pool.Pool,
 ) -> None:
     """for i in range(4): r = pool.apply(calc, (i,)) — each call waits for its result, so the
     four run one after another: no faster than four calc() calls in the main process."""
     gil_claim.skip_if_not_testable()
     result = measure_scaling(
-        calc_i, 0, gil_calibration.calc_n // 2, workers=4, tasks=4, executor="process",
-        pool=PoolExecutor(doc_pool, 4, "apply"), claim="serialized",
+        calc_i, args=(0, gil_calibration.calc_n // 2), workers=4, tasks=4, executor="process",
+        pool=PoolExecutor(doc_pool, 4, "apply"), hypothesis="serialized", cpu_bound=True,
         label="4 × pool.apply(calc, (i,)) on Pool(4)",
     )
-    decide_scaling(gil_claim, result, "serialized")
+    gil_claim.decide(result, hypothesis="serialized")
 
 
 @pytest.mark.claim("pool.apply-async-nonblocking")
 @pytest.mark.cpu_bound
 def test_pool_apply_async_nonblocking_returns_at_once_and_runs_together(
     gil_claim: ClaimContext, gil_calibration: Calibration,
-    doc_pool: multiprocessing.pool.Pool, measure_once: Any, decide_scaling: Decide,
+    doc_pool: multiprocessing.pool.Pool, measure_once: Any,
 ) -> None:
     """r = pool.apply_async(calc, (i,)) returns an ApplyResult before the task is done (its
     ready() is still False), and the four tasks run together: ideal-limited time."""
@@ -83,9 +71,9 @@ def test_pool_apply_async_nonblocking_returns_at_once_and_runs_together(
             f"returning: {ready_at_return}, get() → {values[:2]}…; ")
     result = measure_once.pool_async_calc(gil_calibration, doc_pool)
     if not nonblocking:
-        gil_claim.decide("refuted", detail=note + "apply_async blocked", checks=[result])
+        gil_claim.functional(False, note + "apply_async blocked", checks=[result])
         return
-    decide_scaling(gil_claim, result, "parallel", note=note)
+    gil_claim.decide(result, hypothesis="parallel", note=note)
 
 
 @pytest.mark.claim("pool.callback-in-main")
@@ -140,7 +128,7 @@ def test_pool_close_join_terminate_rules(gil_claim: ClaimContext) -> None:
     """close(): no new tasks, the queued ones still finish and join() returns; join() before
     close()/terminate() → ValueError; terminate(): running and queued tasks are dropped at
     once and the workers are gone."""
-    ctx = multiprocessing.get_context(settings.current().start_method)
+    ctx = multiprocessing.get_context(current_settings().start_method)
     obs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="pytest-gil-pool-") as d:
         with terminating(ctx.Pool(2, initializer=default_sigterm)) as pool:
@@ -196,14 +184,14 @@ def test_pool_close_join_terminate_rules(gil_claim: ClaimContext) -> None:
         f"terminate() with 1 running + 3 queued tasks: started {obs['started_after_terminate']}"
         f", finished {obs['done_after_terminate']}, workers alive {obs['workers_alive']}"
     )
-    gil_claim.functional(holds, detail, checks=[{"kind": "functional", "observations": obs}])
+    gil_claim.functional(holds, detail, observations=obs)
 
 
 @pytest.mark.claim("pool.threads-calling-apply")
 @pytest.mark.cpu_bound
 def test_pool_threads_calling_apply_overlap(
     gil_claim: ClaimContext, gil_calibration: Calibration,
-    doc_pool: multiprocessing.pool.Pool, decide_scaling: Decide,
+    doc_pool: multiprocessing.pool.Pool,
 ) -> None:
     """The document's last Pool example: for i in range(4): threading.Thread(target=sub,
     args=(pool, calc, i)) where sub calls pool.apply — the blocking calls of four threads
@@ -214,10 +202,10 @@ def test_pool_threads_calling_apply_overlap(
         # Full-size calc: starting the four calling threads and their apply round trips
         # through the pool's handler threads cost a few ms per phase.
         result = measure_scaling(
-            calc_i, 0, gil_calibration.calc_n, workers=4, tasks=4, executor="process",
-            pool=callers, claim="parallel",
+            calc_i, args=(0, gil_calibration.calc_n), workers=4, tasks=4, executor="process",
+            pool=callers, hypothesis="parallel", cpu_bound=True,
             label="4 threads each calling pool.apply(calc, (i,)) on Pool(4)",
         )
     finally:
         callers.shutdown()  # joins the calling threads
-    decide_scaling(gil_claim, result, "parallel")
+    gil_claim.decide(result, hypothesis="parallel")

@@ -35,49 +35,28 @@ from typing import Any
 
 import pytest
 
-from . import html_report
-from .html_report import (
-    format_figure,
-    key_figure,
-    mismatch,
-    record_rounds,
-    record_title,
-    runtime_facts,
-    runtime_tag,
-    write_atomic,
-)
+from .. import records as record_sink
+from ..options import OPTIONS
+from .files import SCHEMA, SCHEMA_VERSION, Written, write_reports
+from .format import format_figure, key_figure, record_title, runtime_facts, runtime_tag
+from .terminal import format_summary
 
 __all__ = [
-    "SCHEMA",
-    "SCHEMA_VERSION",
     "ReportPlugin",
     "add_record",
     "current_item",
-    "format_summary",
     "record_calibration",
-    "register",
     "to_plain",
-    "write_atomic",
 ]
 
-SCHEMA = "pytest-gil-report"
-SCHEMA_VERSION = 1
 PLUGIN_NAME = "gil-reporting"
-OPTION_NAMES = (
-    "gil_report",
-    "gil_scale",
-    "gil_budget",
-    "gil_alpha",
-    "gil_inconclusive",
-    "gil_start_method",
-)
 DISABLED_VALUES = ("", "none", "off")
 RECORD_DEFAULTS: dict[str, Any] = {
     "nodeid": None,
     "claim": None,
     "verdict": None,
     "expected": None,
-    "document_says": None,
+    "statement": None,
     "figure": None,
     "detail": "",
     "checks": [],
@@ -120,7 +99,20 @@ def add_record(record: Mapping[str, Any]) -> None:
     if rec["worker"] is None:
         rec["worker"] = _worker_id(item.config)
     with _lock:
-        item.stash.setdefault(_records_key, []).append(rec)
+        _merge(item.stash.setdefault(_records_key, []), rec, item.stash.get(_sent_key, 0))
+
+
+def _merge(recs: list[dict[str, Any]], rec: dict[str, Any], sent: int) -> None:
+    """Add ``rec`` to a test's records.  A check recorded again (an assertion deciding a
+    measured check) replaces its earlier record; a claim decided with checks absorbs their
+    standalone records.  Records already sent to the report (``sent``) stay."""
+    ids = {c.get("id") for c in rec.get("checks") or [] if isinstance(c, Mapping)}
+    ids.discard(None)
+    own = rec.get("check_id")
+    keep = recs[:sent] + [r for r in recs[sent:]
+                          if not (r.get("check_id") and (r.get("check_id") == own
+                                                         or r.get("check_id") in ids))]
+    recs[:] = [*keep, rec]
 
 
 def record_calibration(name: str, data: Any) -> None:
@@ -221,7 +213,7 @@ def plugin_version() -> str:
 def _profile() -> tuple[dict[str, Any], str]:
     """The runtime profile (and its label); a minimal one if the profile module fails."""
     try:
-        from .profile import runtime_profile
+        from ..profile import runtime_profile
 
         prof = runtime_profile()
         return to_plain(prof.to_dict()), str(prof.label())
@@ -266,7 +258,7 @@ def _report_dir(config: pytest.Config) -> Path | None:
 
 def _options(config: pytest.Config) -> dict[str, Any]:
     opts: dict[str, Any] = {}
-    for name in OPTION_NAMES:
+    for name in (o.dest for o in OPTIONS):
         value = config.getoption(name, None)
         if value is None:
             try:
@@ -281,7 +273,7 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 
 def _settings() -> dict[str, Any] | None:
     try:
-        from . import settings
+        from .. import settings
 
         return to_plain(settings.current())  # type: ignore[no-any-return]
     except Exception:
@@ -300,13 +292,6 @@ class _TestState:
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class _Written:
-    paths: list[Path] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-
-
 class ReportPlugin:
     """pytest-gil's reporting hooks (registered as ``"gil-reporting"`` by the plugin)."""
 
@@ -321,8 +306,12 @@ class ReportPlugin:
         self.profile: dict[str, Any] | None = None
         self.label = ""
         self.document: dict[str, Any] | None = None
-        self.written = _Written()
+        self.written = Written()
         self.last_item: pytest.Item | None = None
+        record_sink.set_sink(add_record, record_calibration)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        record_sink.set_sink(None)
 
     # -- every process ------------------------------------------------------------------------
 
@@ -559,201 +548,8 @@ def _merge_outcome(current: str, report: pytest.TestReport) -> str:
 # files
 
 
-def write_reports(doc: Mapping[str, Any], directory: Path) -> _Written:
-    """Write ``gil-<tag>.json``, ``.md`` and ``.html`` into ``directory``.
-
-    Problems (unwritable directory, corrupt previous file, a rendering failure) are returned
-    as messages naming the path and the cause; they never raise.
-    """
-    written = _Written()
-    tag = str(doc.get("tag") or "unknown")
-    json_path = directory / f"gil-{tag}.json"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        written.problems.append(f"cannot write reports to {directory}: {_cause(exc)}")
-        return written
-    written.changes = _changes_since(json_path, doc, written.problems)
-    try:
-        text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    except (TypeError, ValueError) as exc:
-        written.problems.append(f"cannot serialise the report for {json_path}: {exc}")
-        return written
-    outputs: list[tuple[Path, Any]] = [
-        (json_path, lambda: text),
-        (directory / f"gil-{tag}.md", lambda: html_report.render_markdown(doc)),
-        (directory / f"gil-{tag}.html", lambda: html_report.render_html(doc)),
-    ]
-    for path, render in outputs:
-        try:
-            content = render()
-        except Exception as exc:  # a rendering bug must not cost the other files
-            written.problems.append(f"could not render {path}: {type(exc).__name__}: {exc}")
-            continue
-        try:
-            write_atomic(path, content)
-        except OSError as exc:
-            written.problems.append(f"cannot write report {path}: {_cause(exc)}")
-        else:
-            written.paths.append(path)
-    return written
-
-
-def _cause(exc: OSError) -> str:
-    return f"{type(exc).__name__}: {exc.strerror or exc}"
-
-
-def _changes_since(path: Path, doc: Mapping[str, Any], problems: list[str]) -> list[str]:
-    """Verdicts that differ from the previous report of this runtime (read before replacing
-    it).  A corrupt previous file is reported and then replaced."""
-    try:
-        previous_text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"cannot read the previous report {path}: {exc}")
-        return []
-    try:
-        previous = json.loads(previous_text)
-        if not isinstance(previous, dict) or previous.get("schema") != SCHEMA:
-            raise ValueError("not a pytest-gil report")
-        old = {
-            (r.get("nodeid"), record_title(r)): r.get("verdict")
-            for r in previous.get("results") or []
-            if isinstance(r, dict)
-        }
-    except (ValueError, AttributeError) as exc:
-        problems.append(f"previous report {path} is corrupt ({exc}); replacing it")
-        return []
-    changes = []
-    for rec in doc.get("results") or []:
-        key = (rec.get("nodeid"), record_title(rec))
-        if key in old and old[key] != rec.get("verdict"):
-            changes.append(
-                f"changed since the previous run ({previous.get('created')}): "
-                f"{record_title(rec)}: {old[key]} -> {rec.get('verdict')}"
-            )
-    return changes
-
-
 # ---------------------------------------------------------------------------------------------
 # terminal
-
-
-def _truncate(text: str, width: int) -> str:
-    indent = text[: len(text) - len(text.lstrip())]
-    text = indent + " ".join(text.split())
-    if len(text) <= width:
-        return text
-    if width <= 3:
-        return text[:width]
-    return text[: width - 3] + "..."
-
-
-def _wrap_parts(parts: Sequence[str], width: int, sep: str = ", ") -> list[str]:
-    lines: list[str] = []
-    line = ""
-    for part in parts:
-        candidate = f"{line}{sep}{part}" if line else part
-        if len(candidate) > width and line:
-            lines.append(line + sep.rstrip())
-            line = part
-        else:
-            line = candidate
-    if line:
-        lines.append(line)
-    return [_truncate(x, width) for x in lines]
-
-
-def _markup(rec: Mapping[str, Any]) -> dict[str, bool]:
-    verdict = rec.get("verdict")
-    if mismatch(rec) or str(rec.get("outcome")) in ("failed", "error"):
-        return {"red": True}
-    if verdict == "inconclusive":
-        return {"yellow": True}
-    if verdict == "confirmed" or (rec.get("expected") and verdict == rec.get("expected")):
-        return {"green": True}
-    if verdict == "refuted":
-        return {"red": True}
-    return {}
-
-
-def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, dict[str, bool]]]:
-    """The terminal summary as (line, markup) pairs, each line at most ``width`` columns.
-
-    A header with the runtime, one row per claim or check (id, verdict, key figure with its
-    interval, rounds), the verdicts that differ from the expected ones, and the counts.
-    ASCII only, so it reads the same on any terminal.
-    """
-    width = max(int(width), 60)
-    profile = doc.get("runtime") if isinstance(doc.get("runtime"), Mapping) else {}
-    assert isinstance(profile, Mapping)
-    results = [r for r in doc.get("results") or [] if isinstance(r, Mapping)]
-    out: list[tuple[str, dict[str, bool]]] = []
-    facts = [f.replace("µ", "u") for f in runtime_facts(profile)]
-    for line in _wrap_parts(facts, width):
-        out.append((line, {"bold": True}))
-
-    titles = [" ".join(record_title(r).split()) for r in results]
-    figs = [key_figure(r) for r in results]
-    figures = [format_figure(f, ascii_only=True) for f in figs]
-    verdicts = [str(r.get("verdict")) + ("!" if mismatch(r) else "") for r in results]
-    v_w = max([len("verdict"), *map(len, verdicts)])
-    r_w = len("rounds")
-    gap = 2
-    rest = width - v_w - r_w - 3 * gap
-    max_t = max([len("claim or check"), *map(len, titles)])
-    max_f = max([len("key figure"), *map(len, figures)])
-    if max_t + max_f > rest:  # first drop the names of the figures that do not fit
-        f_w = max(rest - max_t, len("key figure"))
-        for i, fig in enumerate(figs):
-            if len(figures[i]) > f_w and fig:
-                figures[i] = format_figure({**fig, "name": ""}, ascii_only=True)
-        max_f = max([len("key figure"), *map(len, figures)])
-    if max_t + max_f <= rest:
-        t_w, f_w = max_t, max_f
-    else:  # then the end of long ids: the numbers matter more
-        f_w = min(max_f, rest - min(max_t, 16))
-        t_w = rest - f_w
-    sp = " " * gap
-
-    def row(t: str, v: str, f: str, r: str) -> str:
-        return (
-            f"{_truncate(t, t_w):<{t_w}}{sp}{v:<{v_w}}{sp}{_truncate(f, f_w):<{f_w}}{sp}{r:>{r_w}}"
-        ).rstrip()
-
-    out.append((row("claim or check", "verdict", "key figure", "rounds"), {"bold": True}))
-    out.append(("-" * width, {}))
-    for rec, t, v, f in zip(results, titles, verdicts, figures, strict=True):
-        rounds = record_rounds(rec)
-        out.append((row(t, v, f, "-" if rounds is None else str(rounds)), _markup(rec)))
-    out.append(("-" * width, {}))
-    differing = [r for r in results if mismatch(r)]
-    if differing:
-        out.append(("! differs from the verdict expected on this runtime:", {"red": True}))
-        for rec in differing:
-            failed = f" (test {rec.get('outcome')})" if rec.get("outcome") else ""
-            out.append(
-                (
-                    _truncate(
-                        f"  {record_title(rec)}: measured {rec.get('verdict')}, expected "
-                        f"{rec.get('expected')}{failed}",
-                        width,
-                    ),
-                    {"red": True},
-                )
-            )
-    counts = html_report._counts_text(results)
-    session = doc.get("session") if isinstance(doc.get("session"), Mapping) else {}
-    assert isinstance(session, Mapping)
-    tail = f"{counts} in {len({r.get('nodeid') for r in results})} tests"
-    if session.get("interrupted"):
-        tail += " (interrupted: partial results)"
-    lost = session.get("records_lost")
-    out.extend((line, {"bold": True}) for line in _wrap_parts([tail], width))
-    if lost:
-        out.append((_truncate(f"records lost from xdist workers: {lost}", width), {"red": True}))
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

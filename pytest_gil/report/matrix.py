@@ -22,24 +22,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .html_report import (
-    CSP,
-    CSS,
-    VERDICTS,
-    _version_pair,
+from ..vocabulary import VERDICTS
+from .files import SCHEMA, SCHEMA_VERSION, write_atomic
+from .format import (
     e,
     md_cell,
     mismatch,
     runtime_column_label,
     runtime_tag,
     verdict_badge,
-    write_atomic,
+    version_pair,
 )
+from .html import CSP, CSS
 
 __all__ = ["Matrix", "ReportFileError", "Run", "build_matrix", "load_run", "main"]
 
-SCHEMA = "pytest-gil-report"
-SUPPORTED_SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSION = SCHEMA_VERSION
 MISSING = "—"
 
 
@@ -82,7 +80,7 @@ class Run:
     def sort_key(self) -> tuple[Any, ...]:
         """Column order: CPython GIL builds by version, then free-threaded builds, then others."""
         p = self.profile
-        pair = _version_pair(p) or (0, 0)
+        pair = version_pair(p) or (0, 0)
         impl = str(p.get("implementation") or "").lower()
         return (
             impl != "cpython",
@@ -174,7 +172,7 @@ class Matrix:
 
 def build_matrix(runs: Sequence[Run]) -> Matrix:
     """The matrix of ``runs`` (already one per runtime, in column order): a row per claim,
-    or per claim and variant (``mp.main-guard (fork)``) when tests measure it several ways."""
+    or per claim and variant (``mylib.claim (fork)``) when tests measure it several ways."""
     cells: dict[tuple[str, str], Cell] = {}
     sentences: dict[str, str] = {}
     claims: set[str] = set()

@@ -31,18 +31,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .runners import (
-    STOP_GRACE,
-    check_count,
-    check_picklable,
-    forget_executor,
-    stop_threads,
-    warm_executor,
-)
+from ..vocabulary import EXECUTOR_KINDS
+from .faults import check_count, check_picklable
+from .tasks import forget_executor, warm_executor
+from .threads import STOP_GRACE, stop_threads
 
 __all__ = ["ManagedProcessPool", "make_executor", "terminate_all", "terminate_executor"]
-
-EXECUTOR_KINDS = ("thread", "process", "interpreter")
 
 _live: weakref.WeakSet[cf.Executor] = weakref.WeakSet()
 """Every executor this package made and has not torn down: the safety net of terminate_all."""
@@ -171,7 +165,7 @@ class _DaemonThreadPool(cf.ThreadPoolExecutor):
 
 
 def _interpreter_executor(workers: int) -> cf.Executor:
-    from .profile import subinterpreter_api
+    from ..profile import subinterpreter_api
 
     if subinterpreter_api() is None:
         import pytest

@@ -19,7 +19,7 @@ original exception (when its class is importable and it unpickles) with ``__caus
 :class:`SubinterpreterError` carrying the sub-interpreter's formatted traceback, or else as a
 :class:`SubinterpreterError` itself. :func:`remote_traceback` finds the text in either case.
 
-Use from ``pytest_gil.runners`` (the ``"interpreter"`` kind)::
+Used by :func:`pytest_gil.run_tasks` (the ``"interpreter"`` kind)::
 
     with InterpreterPoolExecutor(max_workers=w) as ex:
         ex.warm([fn.__module__])                      # create + import: outside the phase
@@ -75,6 +75,8 @@ from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeoutError
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
+from ..profile import subinterpreter_api
+
 __all__ = [
     "CPYTHON_KWTUPLE_BUG",
     "BrokenInterpreterPool",
@@ -115,38 +117,6 @@ _ATEXIT_TIMEOUT = 5.0
 
 
 # --------------------------------------------------------------------------- API detection
-
-
-def _has_module(name: str) -> bool:
-    if name in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def subinterpreter_api() -> str | None:
-    """Which sub-interpreter API this interpreter has, without importing it.
-
-    ``"concurrent.interpreters"`` (3.14, with ``concurrent.futures.InterpreterPoolExecutor``),
-    ``"_interpreters"`` (3.13), ``"_xxsubinterpreters"`` (3.12) or ``None``. CPython 3.8–3.11
-    also ship a ``_xxsubinterpreters`` test module, but their sub-interpreters share one GIL
-    (no PEP 684): ``None`` there.
-    """
-    if sys.implementation.name != "cpython" or sys.version_info < (3, 12):
-        return None
-    if (
-        sys.version_info >= (3, 14)
-        and _has_module("concurrent.interpreters")
-        and _has_module("concurrent.futures.interpreter")
-    ):
-        return "concurrent.interpreters"
-    if _has_module("_interpreters"):
-        return "_interpreters"
-    if _has_module("_xxsubinterpreters"):
-        return "_xxsubinterpreters"
-    return None
 
 
 def unavailable_reason() -> str | None:
@@ -416,7 +386,7 @@ _BOOTSTRAP = """\
 import sys, os, pickle, time, marshal, _thread
 _pg_boot = pickle.loads(_pg_boot_blob)
 sys.path[:] = _pg_boot["sys_path"]
-_pg_ns = {"__name__": "pytest_gil.subinterp", "__builtins__": __builtins__, "os": os,
+_pg_ns = {"__name__": "pytest_gil.runtimes.subinterp", "__builtins__": __builtins__, "os": os,
           "sys": sys, "pickle": pickle, "time": time, "_thread": _thread}
 for _pg_name, _pg_code in _pg_boot["functions"]:
     _pg_ns[_pg_name] = type(lambda: 0)(marshal.loads(_pg_code), _pg_ns, _pg_name)
@@ -1116,7 +1086,7 @@ def _initializer_code(
         req = _call_request(ref, blob, False, None, sync_path)
         lines += [
             "import pickle",
-            "from pytest_gil.subinterp import _sub_execute",
+            "from pytest_gil.runtimes.subinterp import _sub_execute",
             f"_s, _v, _t = pickle.loads(_sub_execute({req!r}))",
             "if _s != 'ok': raise RuntimeError('initializer failed:\\n' + _v[4])",
         ]

@@ -1,0 +1,50 @@
+"""The verdict engine: one round loop (:mod:`.rounds`), one result shape (:mod:`.check`), and
+what is built on them — scaling and overlap (:mod:`.scaling`), GIL release
+(:mod:`.release`), other primitives (:mod:`.primitives`) and the assertions
+(:mod:`.assertions`).
+
+Light to import: numpy and scipy (:mod:`pytest_gil.stats`) load when a measurement is decided.
+"""
+
+from __future__ import annotations
+
+from .assertions import (
+    apply_inconclusive_policy,
+    assert_no_speedup,
+    assert_overlaps,
+    assert_scales,
+    enforce,
+)
+from .check import Check, Figure
+from .primitives import (
+    measure_fairness,
+    measure_parallelism,
+    measure_rounds,
+    measure_wakeup_latency,
+)
+from .release import GilReleaseResult, releases_gil
+from .rounds import Design, Round, RoundsRun, run_rounds
+from .scaling import ScalingResult, measure_overlap, measure_scaling
+
+__all__ = [
+    "Check",
+    "Design",
+    "Figure",
+    "GilReleaseResult",
+    "Round",
+    "RoundsRun",
+    "ScalingResult",
+    "apply_inconclusive_policy",
+    "assert_no_speedup",
+    "assert_overlaps",
+    "assert_scales",
+    "enforce",
+    "measure_fairness",
+    "measure_overlap",
+    "measure_parallelism",
+    "measure_rounds",
+    "measure_scaling",
+    "measure_wakeup_latency",
+    "releases_gil",
+    "run_rounds",
+]

@@ -1,0 +1,285 @@
+"""Does a function run with the GIL released?  A probe thread tells.
+
+A probe thread counts iterations of a tight Python loop (it needs the GIL to count).  In paired
+rounds its rate is measured alone (the main thread sleeps) and while the main thread calls
+``fn`` repeatedly for a window of at least :data:`RELEASE_WINDOW`.  If ``fn`` holds the GIL,
+the probe gets the GIL only when the switch interval forces a hand-off: about half its solo
+rate, or less for a long C call that never lets go.  If ``fn`` releases it — sleeping, waiting,
+or computing in C that drops it — the probe keeps about its solo rate.
+
+With ``R`` the probe's rate beside ``fn`` over its rate alone, a share ``f`` of ``fn``'s time
+spent with the GIL released gives ``R ≈ (1 + f) / 2``: the signal is ``2R`` (holds ≈ 1,
+releases ≈ 2), decided by the sequential test at ideal 2 — "releases" confirmed when ``2R`` is
+confidently above ``√2`` (``f`` above ≈ 0.41), "holds" when below.  The released fraction
+``f = 2R − 1`` is reported with its interval.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import noise, settings
+from ..gilstate import gil_enabled
+from .check import Check, Figure, from_run, not_testable, record_check
+from .rounds import Design, Round, run_rounds
+from .scaling import CPU_BOUND_MIN, WAITING_CPU_MAX, fn_name, make_test
+
+if TYPE_CHECKING:
+    from ..profile import RuntimeProfile
+    from ..stats import SequentialTest
+
+__all__ = ["RELEASE_CLIP", "RELEASE_WINDOW", "SOLO_CALLS", "GilReleaseResult", "releases_gil"]
+
+RELEASE_WINDOW = 0.030
+"""Seconds of repeated ``fn`` calls per window: six 5 ms switch intervals, so the GIL's
+alternation between ``fn`` and the probe averages out in a window."""
+
+SOLO_CALLS = 3
+"""Solo calls of ``fn`` before measuring: the first may pay for imports and caches; the best
+of three is a fair view of one call."""
+
+RELEASE_CLIP = 4.0
+"""The scaled probe ratio ``2R`` (holds ≈ 1, releases ≈ 2) is clipped to [1/4, 4]: a probe
+starved by a long GIL-holding C call (R → 0, ln R → −∞) or a disturbed solo window would
+otherwise dominate the mean and variance; the clip is two octaves beyond the "holds" level and
+one beyond "releases", so no value crosses the decision bound √2 by clipping."""
+
+
+class GilReleaseResult(Check):
+    """What :func:`releases_gil` found (a :class:`Check` of kind ``"release"``).
+
+    ``verdict`` is that of the hypothesis ``"releases"``; ``releases`` says the same as a
+    ``bool`` or ``None`` (undecided); ``ratio`` is the probe's rate beside ``fn`` over its
+    rate alone (≈ 0.5 holds, ≈ 1 releases) and ``released_fraction`` the share of ``fn``'s
+    time with the GIL released (``2·ratio − 1``), each with its interval.
+    """
+
+    @property
+    def releases(self) -> bool | None:
+        v = self.verdicts.get("releases")
+        return True if v == "confirmed" else False if v == "refuted" else None
+
+    @property
+    def ratio(self) -> Figure | None:
+        return self.figures.get("release")
+
+    @property
+    def released_fraction(self) -> Figure | None:
+        r = self.ratio
+        if r is None:
+            return None
+        return Figure("released fraction", 2 * r.value - 1, 2 * r.low - 1, 2 * r.high - 1, "",
+                      r.n)
+
+    @property
+    def call_seconds(self) -> float:
+        return float(self.setup.get("call_seconds", math.nan))
+
+
+class _Probe:
+    """A thread counting iterations of a tight Python loop (it needs the GIL to count)."""
+
+    def __init__(self) -> None:
+        self.count = [0]
+        self.running = True
+        self.thread = threading.Thread(target=self._run, name="pytest-gil-probe", daemon=True)
+        self._clock: int | None = None
+
+    def _run(self) -> None:
+        c = self.count
+        while self.running:
+            c[0] += 1
+
+    def start(self) -> None:
+        self.thread.start()
+        getclk = getattr(time, "pthread_getcpuclockid", None)
+        if getclk is not None and self.thread.ident is not None:
+            try:
+                self._clock = getclk(self.thread.ident)
+            except OSError:
+                self._clock = None
+        while self.count[0] == 0:  # the probe is running before any window
+            time.sleep(0.001)
+
+    def cpu(self) -> float | None:
+        if self._clock is None:
+            return None
+        try:
+            return time.clock_gettime(self._clock)
+        except OSError:
+            return None
+
+    def stop(self) -> None:
+        self.running = False
+        if self.thread.ident is not None:
+            self.thread.join()
+
+
+class ReleaseDesign(Design):
+    """One round: a solo window of the probe and a window beside ``fn`` calls."""
+
+    def __init__(self, call: Callable[[], Any], k: int, window: float, label: str) -> None:
+        self.call = call
+        self.k = k
+        self.window = window
+        self.label = label
+        self.cpu_bound = True  # the probe should own a core
+        self.probe = _Probe()
+
+    def sequential_test(self) -> SequentialTest:
+        return make_test(2.0, ("release",), None)
+
+    def _with(self) -> float:
+        n0, w0 = self.probe.count[0], time.perf_counter()
+        for _ in range(self.k):
+            self.call()
+        n1, w1 = self.probe.count[0], time.perf_counter()
+        self.window = w1 - w0
+        return (n1 - n0) / (w1 - w0)
+
+    def _solo(self) -> tuple[float, float | None]:
+        p0, n0, w0 = self.probe.cpu(), self.probe.count[0], time.perf_counter()
+        time.sleep(self.window)
+        p1, n1, w1 = self.probe.cpu(), self.probe.count[0], time.perf_counter()
+        share = None if p0 is None or p1 is None else (p1 - p0) / (w1 - w0)
+        return (n1 - n0) / (w1 - w0), share
+
+    def warm_up(self) -> Round:
+        return self.round(0, True)
+
+    def round(self, index: int, flipped: bool) -> Round:
+        solo, share, with_ = 0.0, None, 0.0
+        for which in ("WS" if flipped else "SW"):
+            if which == "S":
+                solo, share = self._solo()
+            else:
+                with_ = self._with()
+        ratio = with_ / solo if solo > 0 else math.nan
+        scaled = min(max(2.0 * ratio, 1.0 / RELEASE_CLIP), RELEASE_CLIP) if ratio >= 0 else (
+            math.nan)
+        record = {"rate_solo": round(solo, 1), "rate_with": round(with_, 1),
+                  "ratio": round(ratio, 4) if math.isfinite(ratio) else None,
+                  "probe_cpu_ratio": None if share is None else round(share, 4),
+                  "order": "WS" if flipped else "SW"}
+        return Round({"release": scaled}, record, serial_cpu_ratio=share)
+
+
+def _solo_calls(call: Callable[[], Any]) -> tuple[float, float, bool]:
+    """``(fastest call, highest CPU/wall, computes)`` over :data:`SOLO_CALLS` calls.
+
+    Noise only adds time and only lowers CPU/wall (waiting for a core), so the fastest call
+    and the highest ratio are kept.  "Computes" is judged by the time the thread wanted a CPU
+    (schedstat), which load does not hide; CPU/wall is the fallback.
+    """
+    best, cpu_ratio, computes = math.inf, 0.0, False
+    for _ in range(SOLO_CALLS):
+        s0 = noise.thread_schedstat()
+        c0, t0 = time.thread_time(), time.perf_counter()
+        call()
+        wall = max(time.perf_counter() - t0, 1e-9)
+        c1, s1 = time.thread_time(), noise.thread_schedstat()
+        best = min(best, wall)
+        cpu_ratio = max(cpu_ratio, (c1 - c0) / wall)
+        if s0 is not None and s1 is not None:
+            computes |= (s1[0] - s0[0] + s1[1] - s0[1]) / wall >= CPU_BOUND_MIN
+        else:
+            computes |= (c1 - c0) / wall >= WAITING_CPU_MAX
+    return best, cpu_ratio, computes
+
+
+def _measure(call: Callable[[], Any], name: str, budget: float | None,
+             prof: RuntimeProfile) -> GilReleaseResult:
+    label = f"{name} releases the GIL"
+    base: dict[str, Any] = {"kind": "release", "label": label, "hypothesis": "releases",
+                            "runtime": prof.label()}
+    if not gil_enabled():
+        return _result(not_testable(
+            **base, hypotheses=("releases",), setup={"executor": "thread", "workers": 2},
+            reason="the GIL is disabled (free-threaded build): no thread can hold it, so "
+                   "there is nothing to release — threads run in parallel regardless"))
+    with settings.exclusive():
+        call_s, cpu_ratio, computes = _solo_calls(call)
+        k = max(1, math.ceil(RELEASE_WINDOW / call_s))
+        setup = {"executor": "thread", "workers": 2, "tasks": k, "fn": name,
+                 "call_seconds": call_s, "fn_cpu_ratio": round(cpu_ratio, 4)}
+        if prof.usable_cpus < 2 and computes:
+            return _result(not_testable(
+                **base, hypotheses=("releases",), setup=setup,
+                reason=f"only {prof.usable_cpus} usable CPU and {name} computes (CPU/wall "
+                       f"{cpu_ratio:.2f}): C code that releases the GIL and the probe would "
+                       "share one core, which looks the same as holding the GIL"))
+        design = ReleaseDesign(call, k, k * call_s, label)
+        design.probe.start()
+        try:
+            run = run_rounds(design, budget=settings.resolve_budget(budget))
+        finally:
+            design.probe.stop()
+    v = run.verdicts()
+    releases = _release_verdict(v)
+    check = from_run(run, kind="release", label=label, hypothesis="releases",
+                     names={"release": ("probe rate beside fn", "× solo")}, key="release",
+                     setup=setup, what=f"a Python thread beside {name}", runtime=prof.label())
+    scaled = check.figures.get("release")
+    figures = {} if scaled is None else {"release": Figure(
+        "probe rate beside fn", scaled.value / 2, scaled.low / 2, scaled.high / 2, "× solo",
+        scaled.n)}
+    bounds = {"releases": {"ideal": 2.0, "confirm": round(math.sqrt(2) / 2, 4),
+                           "refute": round(2 ** 0.25 / 2, 4)}}
+    fields = {**check.fields(), "verdicts": {"releases": releases, **v}, "figures": figures,
+              "bounds": bounds, "ideal": 2.0}
+    return _result(Check(**fields))
+
+
+def _release_verdict(v: Mapping[str, str]) -> str:
+    """"releases" from the test of ``2R`` at ideal 2: "parallel" (≈ 2) confirmed or
+    "serialized" (≈ 1) refuted → confirmed; the opposite → refuted."""
+    if v["parallel"] == "confirmed" or v["serialized"] == "refuted":
+        return "confirmed"
+    if v["serialized"] == "confirmed" or v["parallel"] == "refuted":
+        return "refuted"
+    return "inconclusive"
+
+
+def _result(check: Check) -> GilReleaseResult:
+    result = GilReleaseResult(**check.fields())
+    record_check(result)
+    return result
+
+
+def releases_gil(
+    fn: Callable[..., Any],
+    /,
+    *fn_args: Any,
+    args: Sequence[Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    budget: float | None = None,
+    profile: RuntimeProfile | None = None,
+) -> GilReleaseResult:
+    """Does ``fn(*args, **kwargs)`` run with the GIL released?  (See the module doc.)
+
+    The verdict of ``"releases"`` is *confirmed* when a Python thread beside ``fn`` kept
+    confidently more than ``√2/2 ≈ 0.71`` of its solo rate, *refuted* when confidently less.
+    It is *not-testable* when the GIL is disabled (a free-threaded build: there is no GIL to
+    release) or when only one CPU is usable and ``fn`` computes (releasing C code and the
+    probe would share one core); *inconclusive* when too many rounds were disturbed or the
+    budget ran out.  The function's arguments go positionally after ``fn`` or as
+    ``args=(...)`` / ``kwargs={...}``.
+    """
+    from ..profile import runtime_profile
+
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {fn!r}")
+    if fn_args and args is not None:
+        raise TypeError("give the function's arguments positionally or as args=(...), not both")
+    a = tuple(fn_args) if args is None else tuple(args)
+    kw = dict(kwargs or {})
+
+    def call() -> Any:
+        return fn(*a, **kw)
+
+    prof = profile if profile is not None else runtime_profile()
+    return _measure(call, fn_name(fn), budget, prof)

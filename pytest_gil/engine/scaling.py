@@ -1,0 +1,422 @@
+"""Scaling and overlap: the same work serially and on N workers, in paired rounds.
+
+:func:`measure_scaling` runs the calls of a workload one after another (the serial phase) and
+on ``workers`` threads, processes or sub-interpreters (the parallel phase), in paired rounds
+(:mod:`pytest_gil.engine.rounds`), and decides "serialized" and "parallel" on two signals per
+round: the speedup ``T_serial / T_parallel`` and, for work that computes, the parallelism
+``P = CPU time / wall time`` of the parallel phase.  :func:`measure_overlap` does the same for
+sleeping/IO work, where the ideal is the number of tasks that can wait at once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import settings
+from ..runtimes.tasks import run_calls
+from ..runtimes.threads import Call, task_calls
+from ..vocabulary import EXECUTOR_KINDS, Hypothesis, worker_noun
+from .check import Check, Figure, from_run, not_testable, record_check
+from .rounds import Design, Round, run_rounds
+
+if TYPE_CHECKING:
+    from ..profile import RuntimeProfile
+    from ..runtimes.timeline import Timeline
+    from ..stats import SequentialTest
+
+__all__ = [
+    "CPU_BOUND_MIN",
+    "POOL_TASKS_PER_WORKER",
+    "WAITING_CPU_MAX",
+    "ScalingResult",
+    "measure_overlap",
+    "measure_scaling",
+]
+
+CPU_BOUND_MIN = 0.5
+"""Work whose serial phase wanted a CPU (on a CPU or waiting in a run queue, from
+``/proc/thread-self/schedstat``) for less than this share of its wall time mostly waits
+(sleep, IO): the parallelism signal and the CPU-share noise criteria do not apply to it.
+Half is the natural cut between "mostly computes" and "mostly waits"; the measure is immune
+to load (computing work reads ≈ 1 however busy the machine is)."""
+
+WAITING_CPU_MAX = 0.1
+"""Without schedstat (macOS, Windows), only CPU/wall is known, and load lowers it for
+computing work too: work counts as waiting only below 0.1 — a computing thread gets at least
+that much of a core unless ten runnable competitors share each CPU."""
+
+POOL_TASKS_PER_WORKER = 4
+"""Default tasks per worker for process and sub-interpreter pools.  A pool phase pays dispatch
+(~0.1–0.2 ms a task) and, on shared virtual machines, bursts where a busy vCPU runs at half
+speed for tens of milliseconds without any steal being reported (measured on this project's
+2-CPU CI machines: single 50 ms tasks in a 2-worker pool took 45–90 ms while the serial phase
+stayed at 45–50 ms).  With one task per worker a single slow task halves a round's speedup
+(per-round ln-speedup sd ≈ 0.3, so 20 rounds rarely decide); with four per worker the burst
+is averaged over the phase (sd ≈ 0.07, decided in 3–5 rounds) for 4× longer rounds."""
+
+POOL_SHUTDOWN_TIMEOUT = 10.0
+"""Seconds an idle pool of ours may take to exit before its workers are terminated: process
+exit is milliseconds; ten seconds only matters on a machine so loaded nothing else works."""
+
+
+class ScalingResult(Check):
+    """What :func:`measure_scaling` / :func:`measure_overlap` found (a :class:`Check`).
+
+    ``verdicts`` maps ``"serialized"`` and ``"parallel"`` (and, for overlap checks,
+    ``"overlaps"`` = ``"parallel"``) to a :class:`~pytest_gil.Verdict`; ``speedup`` and
+    ``parallelism`` are :class:`~pytest_gil.Figure` (geometric mean with one-sided bounds at
+    the per-look confirm level) or ``None`` when not measured.
+    """
+
+    @property
+    def speedup(self) -> Figure | None:
+        return self.figures.get("speedup")
+
+    @property
+    def parallelism(self) -> Figure | None:
+        return self.figures.get("parallelism")
+
+    @property
+    def executor(self) -> str:
+        return str(self.setup.get("executor", ""))
+
+    @property
+    def workers(self) -> int:
+        return int(self.setup.get("workers", 0))
+
+    @property
+    def tasks(self) -> int:
+        return int(self.setup.get("tasks", 0))
+
+    @property
+    def cpu_bound(self) -> bool:
+        return bool(self.setup.get("cpu_bound", False))
+
+
+def pool_kind(pool: cf.Executor) -> str | None:
+    """The executor kind a pool runs its tasks on, when it can be told: ``"interpreter"``
+    (an ``InterpreterPoolExecutor``), ``"thread"``, ``"process"``; ``None`` for other
+    executors (the caller's ``executor=`` is taken at its word)."""
+    names = {c.__name__ for c in type(pool).__mro__}
+    if "InterpreterPoolExecutor" in names:
+        return "interpreter"
+    if isinstance(pool, cf.ThreadPoolExecutor):
+        return "thread"
+    if isinstance(pool, cf.ProcessPoolExecutor) or "ManagedProcessPool" in names:
+        return "process"
+    return None
+
+
+def check_pool(executor: str, pool: cf.Executor | None) -> None:
+    """``ValueError`` when ``pool`` is of a kind other than ``executor``."""
+    if executor not in EXECUTOR_KINDS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTOR_KINDS)}, got "
+                         f"{executor!r}")
+    if pool is None:
+        return
+    if not isinstance(pool, cf.Executor):
+        raise TypeError(f"pool must be a concurrent.futures.Executor, got {pool!r}")
+    kind = pool_kind(pool)
+    if kind is not None and kind != executor:
+        raise ValueError(f"pool is a {type(pool).__name__}, which runs tasks on {kind} "
+                         f"workers, but executor={executor!r}: pass executor={kind!r}, or a "
+                         f"pool of {executor} workers")
+
+
+def fn_name(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn))
+
+
+class ScalingDesign(Design):
+    """One round: the calls serially, then on the workers (or the other way round)."""
+
+    def __init__(self, calls: Sequence[Call], *, executor: str, workers: int,
+                 pool: cf.Executor | None, ideal: float, hypothesis: str | None,
+                 signals: Sequence[str] | None, cpu_bound: bool | None, waiting: bool,
+                 label: str) -> None:
+        self.calls = list(calls)
+        self.executor = executor
+        self.workers = workers
+        self.pool = pool
+        self.ideal = ideal
+        self.hypothesis = hypothesis
+        self.signals = tuple(signals) if signals else None
+        self.cpu_bound = False if waiting else cpu_bound
+        self.waiting = waiting
+        self.label = label
+        self._fixed_cpu_bound = self.cpu_bound is not None
+        self._me = os.getpid()
+
+    def _serial(self) -> tuple[Timeline, float | None]:
+        from ..noise import thread_schedstat
+
+        s0 = thread_schedstat()
+        tl = run_calls("serial", self.calls)
+        s1 = thread_schedstat()
+        demand = (None if s0 is None or s1 is None or tl.wall <= 0
+                  else (s1[0] - s0[0] + s1[1] - s0[1]) / tl.wall)
+        return tl, demand
+
+    def _round(self, flipped: bool) -> tuple[Round, float | None]:
+        demand: float | None = None
+        tl: dict[str, Timeline] = {}
+        for which in ("PS" if flipped else "SP"):
+            if which == "S":
+                tl["S"], demand = self._serial()
+            else:
+                tl["P"] = run_calls(self.executor, self.calls, workers=self.workers,
+                                    executor=self.pool)
+        ser, par = tl["S"], tl["P"]
+        states = {ser.gil_enabled_before, ser.gil_enabled_after, par.gil_enabled_before,
+                  par.gil_enabled_after}
+        record = {"t_serial": round(ser.wall, 6), "t_parallel": round(par.wall, 6),
+                  "cpu_serial": round(ser.cpu, 6), "cpu_parallel": round(par.cpu, 6),
+                  "order": "PS" if flipped else "SP",
+                  "serial_demand": None if demand is None else round(demand, 4)}
+        values = {"speedup": ser.wall / par.wall if par.wall > 0 else math.nan,
+                  "parallelism": par.cpu / par.wall if par.wall > 0 else math.nan}
+        r = Round(values, record,
+                  other_cpu=sum(t.cpu for t in par.tasks if t.pid != self._me),
+                  serial_cpu_ratio=ser.cpu / ser.wall if ser.wall > 0 else None,
+                  gil_enabled=par.gil_enabled_after, gil_changed=len(states) > 1)
+        return r, demand
+
+    def warm_up(self) -> Round:
+        r, demand = self._round(False)
+        if not self._fixed_cpu_bound:
+            if demand is not None:
+                self.cpu_bound = demand >= CPU_BOUND_MIN
+            else:
+                ratio = r.serial_cpu_ratio
+                self.cpu_bound = not (ratio is not None and ratio < WAITING_CPU_MAX)
+        return r
+
+    def round(self, index: int, flipped: bool) -> Round:
+        return self._round(flipped)[0]
+
+    def used_signals(self) -> tuple[str, ...]:
+        if self.signals:
+            return self.signals
+        return ("speedup", "parallelism") if self.cpu_bound else ("speedup",)
+
+    def sequential_test(self) -> SequentialTest:
+        return make_test(self.ideal, self.used_signals(), self.hypothesis)
+
+
+def make_test(ideal: float, signals: Sequence[str], stop_on: str | None) -> SequentialTest:
+    """A :class:`~pytest_gil.stats.SequentialTest` with the run's α."""
+    from .. import stats
+
+    s = settings.current()
+    return stats.SequentialTest(ideal, signals=tuple(signals), claims=stats.CLAIMS,
+                                stop_on=stop_on,  # type: ignore[arg-type]
+                                alpha_confirm=s.alpha_confirm, alpha_refute=s.alpha_refute)
+
+
+@contextlib.contextmanager
+def executor_for(executor: str, workers: int, pool: cf.Executor | None
+                 ) -> Iterator[cf.Executor | None]:
+    """The pool a measurement runs its parallel phase on: ``pool`` when given; none for
+    threads (started per phase); else a process or interpreter pool made here, under the
+    run's measurement lock, and shut down on exit (terminated if the measurement failed)."""
+    if pool is not None or executor == "thread":
+        yield pool
+        return
+    from ..runtimes.pools import ManagedProcessPool, terminate_executor
+
+    with settings.exclusive():
+        own: cf.Executor
+        if executor == "process":
+            own = ManagedProcessPool(workers, settings.current().start_method)
+        else:
+            from ..runtimes.subinterp import InterpreterPoolExecutor
+
+            own = InterpreterPoolExecutor(max_workers=workers)
+        clean = False
+        try:
+            yield own
+            clean = True
+        finally:
+            terminate_executor(own, wait=clean, timeout=POOL_SHUTDOWN_TIMEOUT)
+
+
+def _validate_signals(signals: Sequence[str] | None) -> tuple[str, ...] | None:
+    if signals is None:
+        return None
+    sig = tuple(signals)
+    if not sig or set(sig) - {"speedup", "parallelism"}:
+        raise ValueError("signals must be a non-empty subset of ('speedup', 'parallelism'), "
+                         f"got {sig!r}")
+    return sig
+
+
+def _not_testable_reason(executor: str, ideal: float, workers: int, tasks: int,
+                         prof: RuntimeProfile, pool: cf.Executor | None) -> str:
+    if ideal <= 1:
+        cpus = prof.usable_cpus
+        return (f"ideal speedup {ideal:g} ≤ 1 ({workers} workers, {tasks} tasks, {cpus} usable "
+                f"CPU{'s' if cpus != 1 else ''}): serial and parallel execution predict the "
+                "same time")
+    if executor == "interpreter" and pool is None:
+        from ..runtimes.subinterp import unavailable_reason
+
+        return unavailable_reason() or ""
+    return ""
+
+
+def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, executor: str,
+             workers: int, pool: cf.Executor | None, hypothesis: str | None,
+             label: str | None, cpu_bound: bool | None, budget: float | None,
+             profile: RuntimeProfile | None, ideal: float | None,
+             signals: Sequence[str] | None) -> ScalingResult:
+    from ..profile import runtime_profile
+
+    prof = profile if profile is not None else runtime_profile()
+    tasks = len(calls)
+    name = fn_name(fn)
+    label = label or f"{name} in {worker_noun(executor, workers)}"
+    waits = waiting or cpu_bound is False
+    if ideal is None:
+        ideal = float(min(workers, tasks) if waits else min(workers, tasks, prof.usable_cpus))
+    setup: dict[str, Any] = {"executor": executor, "workers": workers, "tasks": tasks,
+                             "fn": name, "cpu_bound": cpu_bound}
+    what = f"{worker_noun(executor, workers)} × {name}" + (
+        f" ({tasks} tasks)" if tasks != workers else "")
+    kind = "overlap" if waiting else "scaling"
+    hyp = "overlaps" if waiting else (hypothesis or "parallel")
+    why = _not_testable_reason(executor, ideal, workers, tasks, prof, pool)
+    if why:
+        nt = not_testable(kind=kind, label=label, hypothesis=hyp, reason=why, setup=setup,
+                          ideal=ideal, what=what, runtime=prof.label())
+        return _as_result(nt)
+    design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool, ideal=ideal,
+                           hypothesis="parallel" if waiting else hypothesis,
+                           signals=signals, cpu_bound=cpu_bound, waiting=waiting, label=label)
+    with executor_for(executor, workers, pool) as design.pool:
+        run = run_rounds(design, budget=settings.resolve_budget(budget))
+    setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.used_signals()))
+    if not waiting and hypothesis is None:
+        hyp = decided_hypothesis(run.verdicts())
+    check = from_run(run, kind=kind, label=label, hypothesis=hyp,
+                     names={"speedup": ("speedup", "x"), "parallelism": ("parallelism", "CPUs")},
+                     key="speedup", setup=setup, what=what,
+                     verdict_names={"parallel": "overlaps"} if waiting else None,
+                     runtime=prof.label())
+    return _record(_as_result(check))
+
+
+def decided_hypothesis(verdicts: Mapping[str, str]) -> str:
+    """The hypothesis a check without one asked about is reported under: the one confirmed,
+    else the one refuted, else ``"parallel"``."""
+    for wanted in ("confirmed", "refuted"):
+        for hyp in ("serialized", "parallel"):
+            if verdicts.get(hyp) == wanted:
+                return hyp
+    return "parallel"
+
+
+def _as_result(check: Check) -> ScalingResult:
+    return ScalingResult(**check.fields())
+
+
+def _record(result: ScalingResult) -> ScalingResult:
+    record_check(result)
+    return result
+
+
+def measure_scaling(
+    fn: Callable[..., Any],
+    /,
+    *fn_args: Any,
+    args: Sequence[Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    task_args: Sequence[Sequence[Any]] | None = None,
+    workers: int = 2,
+    executor: str = "thread",
+    tasks: int | None = None,
+    hypothesis: str | None = None,
+    pool: cf.Executor | None = None,
+    label: str | None = None,
+    cpu_bound: bool | None = None,
+    budget: float | None = None,
+    profile: RuntimeProfile | None = None,
+    ideal: float | None = None,
+    signals: Sequence[str] | None = None,
+) -> ScalingResult:
+    """Measure whether the calls of ``fn`` run faster on ``workers`` workers of ``executor``
+    than one after another, and decide "serialized" and "parallel".
+
+    * The function's arguments: positionally after ``fn`` (a shorthand), or ``args=(...)`` and
+      ``kwargs={...}``, so that no keyword of ``fn`` is ever taken for one of these;
+      ``task_args=[(...), ...]`` gives task ``i`` its own positional arguments.
+    * ``executor``: ``"thread"``, ``"process"`` (``fn`` must be a module-level function with
+      picklable arguments) or ``"interpreter"`` (sub-interpreters, CPython 3.12+;
+      not-testable elsewhere).  ``pool``: an executor of that kind to use (e.g. the
+      ``process_pool`` fixture, or a ``ThreadPoolExecutor``); by default threads are started
+      per phase and a process or interpreter pool is made and shut down here.  A pool of
+      another kind than ``executor`` is refused.
+    * ``tasks`` defaults to ``workers`` for threads and to ``4 × workers`` for process and
+      sub-interpreter pools (:data:`POOL_TASKS_PER_WORKER`); ``ideal`` to ``min(workers,
+      tasks, usable CPUs)`` from ``profile`` (``min(workers, tasks)`` with
+      ``cpu_bound=False``).  With ideal ≤ 1 nothing is measured: "not-testable".
+    * ``hypothesis``: stop as soon as this one (``"serialized"`` or ``"parallel"``) is
+      decided; ``None`` stops at the first one decided.  Both verdicts are reported.
+    * ``cpu_bound``: whether the work computes (parallelism signal, CPU noise criteria);
+      ``None`` tells from the warm-up round (the serial phase's demand for a CPU).
+    * ``budget`` (seconds): default ``--gil-budget``.
+
+    >>> from pytest_gil.workloads import calc
+    >>> r = measure_scaling(calc, 2_000_000, workers=2)  # doctest: +SKIP
+    >>> r.verdicts["serialized"]  # doctest: +SKIP
+    'confirmed'
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {fn!r}")
+    check_pool(executor, pool)
+    workers = settings.positive_int("workers", workers)
+    if hypothesis is not None:
+        hypothesis = Hypothesis.parse(hypothesis).value
+    default_tasks = workers * (POOL_TASKS_PER_WORKER if executor != "thread" else 1)
+    calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks, default_tasks=default_tasks)
+    return _measure(fn, calls, waiting=False, executor=executor, workers=workers, pool=pool,
+                    hypothesis=hypothesis, label=label, cpu_bound=cpu_bound, budget=budget,
+                    profile=profile, ideal=ideal, signals=_validate_signals(signals))
+
+
+def measure_overlap(
+    fn: Callable[..., Any],
+    /,
+    *fn_args: Any,
+    args: Sequence[Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    task_args: Sequence[Sequence[Any]] | None = None,
+    tasks: int = 4,
+    workers: int | None = None,
+    executor: str = "thread",
+    pool: cf.Executor | None = None,
+    label: str | None = None,
+    budget: float | None = None,
+    profile: RuntimeProfile | None = None,
+) -> ScalingResult:
+    """Measure whether ``tasks`` sleeping/IO-waiting calls of ``fn`` overlap: on ``workers``
+    (default ``tasks``) workers they should finish in ≈ one call's time.
+
+    The ideal speedup is ``min(workers, tasks)`` — waiting needs no CPU, so the CPU count does
+    not limit it — and only the speedup signal is used.  The hypothesis is ``"overlaps"``
+    (decided as ``"parallel"``).  Arguments as for :func:`measure_scaling`.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {fn!r}")
+    check_pool(executor, pool)
+    n_tasks = len(task_args) if task_args is not None else settings.positive_int("tasks", tasks)
+    workers = settings.positive_int("workers", workers if workers is not None else n_tasks)
+    calls = task_calls(fn, fn_args, args, kwargs, task_args,
+                       None if task_args is not None else n_tasks, default_tasks=n_tasks)
+    return _measure(fn, calls, waiting=True, executor=executor, workers=workers, pool=pool,
+                    hypothesis="parallel", label=label, cpu_bound=False, budget=budget,
+                    profile=profile, ideal=None, signals=("speedup",))
