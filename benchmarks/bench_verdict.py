@@ -62,14 +62,15 @@ QUESTIONS: dict[str, dict[str, Any]] = {
 OURS = textwrap.dedent("""
     import json, sys, time
     t0 = time.perf_counter()
-    from pytest_gil import engine, stats  # numpy + scipy: part of the cost
+    import pytest_gil
+    from pytest_gil import stats  # numpy + scipy: part of the cost
     from pytest_gil.workloads import DEFAULT_TARGET, calc, size_for, worker
     t_import = time.perf_counter() - t0
     question, sleep, scale = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
     given = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     out = {"import": t_import, "calibration": 0.0, "pool_start": 0.0, "n": None}
     if question == "sleep":
-        r = engine.measure_overlap(worker, sleep, tasks=4, executor="thread")
+        r = pytest_gil.measure_overlap(worker, sleep, tasks=4, executor="thread")
     else:
         # Calibrate as a user would (timed); measure with the run's common size when given,
         # so that every tool and both calc questions time the very same work.
@@ -82,14 +83,14 @@ OURS = textwrap.dedent("""
         pool = None
         if question == "processes":
             import concurrent.futures as cf
-            from pytest_gil.pools import terminate_executor
+            from pytest_gil.runtimes.pools import terminate_executor
             from pytest_gil.runners import warm_executor
             t1 = time.perf_counter()
             pool = cf.ProcessPoolExecutor(max_workers=2)
-            warm_executor(pool, 2, ["pytest_gil.workloads", "pytest_gil.runners"])
+            warm_executor(pool, 2, ["pytest_gil.workloads", "pytest_gil.runtimes.timeline"])
             out["pool_start"] = time.perf_counter() - t1
         try:
-            r = engine.measure_scaling(calc, n, workers=2,
+            r = pytest_gil.measure_scaling(calc, n, workers=2,
                                        executor="thread" if question == "threads" else "process",
                                        pool=pool)
         finally:
@@ -98,9 +99,10 @@ OURS = textwrap.dedent("""
     d = r.to_dict()
     d.pop("raw", None)
     d.pop("runtime", None)
-    out.update(result=d, verdicts=r.verdicts, rounds=r.rounds, suspect=r.suspect_rounds,
-               elapsed=r.elapsed, warmup=r.raw[0].t_serial + r.raw[0].t_parallel if r.raw else 0,
-               phases=sum(x.t_serial + x.t_parallel for x in r.raw))
+    out.update(result=d, verdicts=dict(r.verdicts), rounds=r.rounds,
+               suspect=r.suspect_rounds, elapsed=r.elapsed,
+               warmup=r.raw[0]["t_serial"] + r.raw[0]["t_parallel"] if r.raw else 0,
+               phases=sum(x["t_serial"] + x["t_parallel"] for x in r.raw))
     print("BENCH-JSON " + json.dumps(out))
 """)
 

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_gil import __version__
-from pytest_gil.pools import ManagedProcessPool, terminate_executor
 from pytest_gil.profile import runtime_profile
 from pytest_gil.runners import ThreadRunner, run_tasks, warm_executor
+from pytest_gil.runtimes.pools import ManagedProcessPool, terminate_executor
 from pytest_gil.workloads import DEFAULT_TARGET, calc, calibrate, noop, size_for, worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def dispatch(repeats: int, worker_counts: Iterable[int]) -> list[dict[str, Any]]
     for w in worker_counts:
         pool = cf.ProcessPoolExecutor(max_workers=w)
         try:
-            warm_executor(pool, w, ["pytest_gil.workloads", "pytest_gil.runners"])
+            warm_executor(pool, w, ["pytest_gil.workloads", "pytest_gil.runtimes.timeline"])
             round_trips = []
             for _ in range(repeats * 4):
                 t0 = time.perf_counter()
@@ -117,7 +117,7 @@ def dispatch(repeats: int, worker_counts: Iterable[int]) -> list[dict[str, Any]]
             ]
             skews, lags = [], []
             for _ in range(max(5, repeats // 2)):
-                tl = run_tasks("process", worker, (0.02,), tasks=w, workers=w, executor=pool)
+                tl = run_tasks("process", worker, 0.02, tasks=w, workers=w, executor=pool)
                 skews.append(tl.start_skew)
                 lags.append(first_start_lag(tl))
         finally:
@@ -160,9 +160,9 @@ def interpreters(repeats: int, worker_counts: Iterable[int]) -> dict[str, Any]:
     if api is None:
         return {"available": False, "reason": f"no sub-interpreter API on {sys.version.split()[0]}"}
     try:
-        from pytest_gil.subinterp import InterpreterPoolExecutor
+        from pytest_gil.runtimes.subinterp import InterpreterPoolExecutor
     except ImportError as exc:  # the executor is being written
-        return {"available": False, "reason": f"pending: pytest_gil.subinterp: {exc}"}
+        return {"available": False, "reason": f"pending: pytest_gil.runtimes.subinterp: {exc}"}
     rows = []
     for w in worker_counts:
         create, bootstrap, start_wall, imports = [], [], [], []
@@ -175,14 +175,14 @@ def interpreters(repeats: int, worker_counts: Iterable[int]) -> dict[str, Any]:
                 create += [x.create for x in warm.workers if x.create is not None]
                 bootstrap += [x.bootstrap for x in warm.workers if x.bootstrap is not None]
                 t0 = time.perf_counter()
-                ex.warm(["pytest_gil.workloads", "pytest_gil.runners"])
+                ex.warm(["pytest_gil.workloads", "pytest_gil.runtimes.timeline"])
                 imports.append(time.perf_counter() - t0)
                 for _ in range(20):
                     t0 = time.perf_counter()
                     ex.submit(noop).result()
                     round_trips.append(time.perf_counter() - t0)
                 for _ in range(5):
-                    tl = run_tasks("interpreter", worker, (0.02,), tasks=w, workers=w,
+                    tl = run_tasks("interpreter", worker, 0.02, tasks=w, workers=w,
                                    executor=ex)
                     skews.append(tl.start_skew)
                     lags.append(first_start_lag(tl))

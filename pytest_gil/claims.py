@@ -339,9 +339,10 @@ class ClaimContext:
         import pytest
 
         exp = self.expectation
+        why = f" ({exp.reason})" if exp.reason else ""
         pytest.fail(
-            f"claim {self.id}: expected {exp.verdict} on {self.profile.label()} "
-            f"({exp.reason}), measured {verdict}: {detail}\n"
+            f"claim {self.id}: expected {exp.verdict} on {self.profile.label()}{why}, "
+            f"measured {verdict}: {detail}\n"
             f"  the statement: {self.claim.statement}",
             pytrace=False,
         )

@@ -3,7 +3,7 @@
 * ``runtime_profile`` — the :class:`~pytest_gil.profile.RuntimeProfile` of this run;
 * ``gil_calibration`` — task sizes that take 50 ms × ``--gil-scale`` here (shared by xdist
   workers);
-* ``thread_runner`` — a :class:`~pytest_gil.runners.ThreadRunner`: threads released together
+* ``thread_runner`` — a :class:`~pytest_gil.ThreadRunner`: threads released together
   by a barrier, every thread joined at teardown;
 * ``process_pool`` — a warm process pool for the session, sized to the usable CPUs, rebuilt if
   a worker died;

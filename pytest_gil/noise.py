@@ -53,7 +53,6 @@ __all__ = [
     "FOREIGN_CPU_MAX",
     "SERIAL_CPU_MIN",
     "STEAL_MAX",
-    "NoiseMeter",
     "NoiseReading",
     "Snapshot",
     "reading",
@@ -247,7 +246,8 @@ def _read_runnable(path: Path = _PROC_LOADAVG) -> int | None:
 
 @dataclasses.dataclass
 class _Setup:
-    """What :func:`snapshot` reads, found once per process."""
+    """What :func:`snapshot` reads, found once per process and CPU affinity (a test may pin
+    the process to other CPUs: the readings then follow the new mask)."""
 
     stat_files: list[Path]
     cpus: frozenset[int] | None
@@ -259,8 +259,9 @@ _setup: _Setup | None = None
 
 def _get_setup() -> _Setup:
     global _setup
-    if _setup is None:
-        _setup = _Setup(_cgroup_stat_files(), _affinity(), not _quota_below_affinity())
+    cpus = _affinity()  # one system call: cheap enough to read at every snapshot
+    if _setup is None or _setup.cpus != cpus:
+        _setup = _Setup(_cgroup_stat_files(), cpus, not _quota_below_affinity())
     return _setup
 
 
@@ -335,6 +336,38 @@ class NoiseReading:
         return f"{text} — suspect: {'; '.join(self.reasons)}" if self.suspect else text
 
 
+def _cpu_counters(before: Snapshot, after: Snapshot, own: float, wall: float,
+                  cpu_bound: bool, why: list[tuple[str, str]]
+                  ) -> tuple[float | None, float | None]:
+    """Foreign CPU (in CPUs) and the steal fraction, judged into ``why``; ``(None, None)``
+    without ``/proc/stat`` counters."""
+    b0, b1, t0, t1 = before.busy, after.busy, before.total, after.total
+    s0, s1 = before.steal, after.steal
+    if b0 is None or b1 is None or t0 is None or t1 is None or s0 is None or s1 is None:
+        return None, None
+    foreign = ((b1 - b0) - own) / wall
+    allowance = (after.n_cpus or 1) / (_CLK_TCK * wall)  # tick quantisation, module doc
+    if cpu_bound and foreign - allowance > FOREIGN_CPU_MAX:
+        why.append(("foreign", f"foreign load {foreign:.2f} CPU > {FOREIGN_CPU_MAX}"))
+    steal = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+    if steal > STEAL_MAX:
+        why.append(("steal", f"steal {steal:.1%} > {STEAL_MAX:.0%}"))
+    return foreign, steal
+
+
+def _throttling(before: Snapshot, after: Snapshot, why: list[tuple[str, str]]
+                ) -> tuple[bool | None, float | None]:
+    """Whether the cgroup throttled us (and for how long), judged into ``why``."""
+    if before.throttled_periods is None or after.throttled_periods is None:
+        return None, None
+    throttled = after.throttled_periods > before.throttled_periods
+    usec = (None if before.throttled_usec is None or after.throttled_usec is None
+            else after.throttled_usec - before.throttled_usec)
+    if throttled:
+        why.append(("throttled", "cgroup CPU throttling"))
+    return throttled, usec
+
+
 def reading(
     before: Snapshot,
     after: Snapshot,
@@ -352,52 +385,21 @@ def reading(
     """
     wall = max(after.wall - before.wall, 1e-9)
     own = (after.own_cpu - before.own_cpu) + max(other_cpu, 0.0)
-    reasons: list[str] = []
-    flags: list[str] = []
-    foreign: float | None = None
-    steal: float | None = None
-    if (before.busy is not None and after.busy is not None and before.total is not None
-            and after.total is not None and before.steal is not None
-            and after.steal is not None):
-        foreign = ((after.busy - before.busy) - own) / wall
-        n_cpus = after.n_cpus or 1
-        allowance = n_cpus / (_CLK_TCK * wall)  # tick quantisation, see the module doc
-        if cpu_bound and foreign - allowance > FOREIGN_CPU_MAX:
-            reasons.append(f"foreign load {foreign:.2f} CPU > {FOREIGN_CPU_MAX}")
-            flags.append("foreign")
-        d_total = after.total - before.total
-        steal = (after.steal - before.steal) / d_total if d_total > 0 else 0.0
-        if steal > STEAL_MAX:
-            reasons.append(f"steal {steal:.1%} > {STEAL_MAX:.0%}")
-            flags.append("steal")
-    throttled: bool | None = None
-    throttled_usec: float | None = None
-    if before.throttled_periods is not None and after.throttled_periods is not None:
-        throttled = after.throttled_periods > before.throttled_periods
-        if before.throttled_usec is not None and after.throttled_usec is not None:
-            throttled_usec = after.throttled_usec - before.throttled_usec
-        if throttled:
-            reasons.append("cgroup CPU throttling")
-            flags.append("throttled")
+    why: list[tuple[str, str]] = []
+    foreign, steal = _cpu_counters(before, after, own, wall, cpu_bound, why)
+    throttled, throttled_usec = _throttling(before, after, why)
     if cpu_bound and serial_cpu_ratio is not None and serial_cpu_ratio < SERIAL_CPU_MIN:
-        reasons.append(f"serial phase got {serial_cpu_ratio:.2f} CPU/wall < {SERIAL_CPU_MIN}")
-        flags.append("serial-cpu")
+        why.append(("serial-cpu",
+                    f"serial phase got {serial_cpu_ratio:.2f} CPU/wall < {SERIAL_CPU_MIN}"))
     # Without /proc/stat the serial ratio alone cannot be trusted either way; keep it as a
     # record but judge only where the system gives us counters.
     if foreign is None and throttled is None:
-        reasons, flags = [], []
+        why = []
     return NoiseReading(
-        wall=wall,
-        own_cpu=own,
-        foreign_cpu=foreign,
-        steal=steal,
-        throttled=throttled,
-        throttled_usec=throttled_usec,
-        runnable=after.runnable,
-        serial_cpu_ratio=serial_cpu_ratio,
-        suspect=bool(reasons),
-        reasons=tuple(reasons),
-        flags=tuple(flags),
+        wall=wall, own_cpu=own, foreign_cpu=foreign, steal=steal, throttled=throttled,
+        throttled_usec=throttled_usec, runnable=after.runnable,
+        serial_cpu_ratio=serial_cpu_ratio, suspect=bool(why),
+        reasons=tuple(r for _, r in why), flags=tuple(f for f, _ in why),
     )
 
 
@@ -418,21 +420,3 @@ def thread_schedstat() -> tuple[float, float] | None:
         return int(fields[0]) / 1e9, int(fields[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return None
-
-
-class NoiseMeter:
-    """Convenience wrapper: ``m = NoiseMeter(); m.start(); ...; r = m.stop(...)``."""
-
-    def __init__(self) -> None:
-        self._before: Snapshot | None = None
-
-    def start(self) -> None:
-        self._before = snapshot()
-
-    def stop(self, *, other_cpu: float = 0.0, serial_cpu_ratio: float | None = None,
-             cpu_bound: bool = True) -> NoiseReading:
-        if self._before is None:
-            raise RuntimeError("NoiseMeter.stop() before start()")
-        before, self._before = self._before, None
-        return reading(before, snapshot(), other_cpu=other_cpu,
-                       serial_cpu_ratio=serial_cpu_ratio, cpu_bound=cpu_bound)

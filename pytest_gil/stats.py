@@ -83,9 +83,7 @@ __all__ = [
     "bounds",
     "clopper_pearson",
     "decide",
-    "ideal_speedup",
     "interval",
-    "jain_index",
     "sequential_batch",
     "signal_test",
 ]
@@ -119,16 +117,6 @@ class NotTestable(ValueError):
 
 # --------------------------------------------------------------------------------------------
 # bounds
-
-
-def ideal_speedup(workers: int, usable_cpus: int, *, tasks: int | None = None,
-                  cpu_bound: bool = True) -> int:
-    """``min(workers, usable_cpus)`` for CPU-bound work (never more than ``tasks`` when given);
-    for sleeping/IO work, ``min(workers, tasks)`` — waiting needs no CPU."""
-    if cpu_bound:
-        ideal = min(workers, usable_cpus)
-        return min(ideal, tasks) if tasks is not None else ideal
-    return min(workers, tasks) if tasks is not None else workers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -566,17 +554,6 @@ def sequential_batch(
 
 # --------------------------------------------------------------------------------------------
 # helpers
-
-
-def jain_index(shares: Sequence[float]) -> float:
-    """Jain's fairness index ``(Σx)² / (n·Σx²)``: 1 when all shares are equal, ``1/n`` when one
-    participant gets everything.  Raises ``ValueError`` on an empty or all-zero input."""
-    x = np.asarray(shares, dtype=np.float64)
-    if x.size == 0 or not np.any(x):
-        raise ValueError("Jain's index needs at least one non-zero share")
-    if np.any(x < 0):
-        raise ValueError("shares must be non-negative")
-    return float(x.sum() ** 2 / (x.size * np.square(x).sum()))
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -15,18 +15,24 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_gil import engine, noise, settings, workloads
-from pytest_gil.engine import (
+from pytest_gil import (
+    Check,
+    Figure,
     ScalingResult,
+    Verdict,
     assert_no_speedup,
     assert_overlaps,
     assert_scales,
     measure_overlap,
     measure_scaling,
+    noise,
     releases_gil,
+    settings,
+    workloads,
 )
+from pytest_gil.engine.rounds import NOISE_STOP_MIN_ROUNDS
 from pytest_gil.profile import override_profile, runtime_profile
-from pytest_gil.runners import TaskRecord, Timeline
+from pytest_gil.runtimes.timeline import TaskRecord, Timeline
 from pytest_gil.stats import LOOKS
 
 # --------------------------------------------------------------------------------------------
@@ -34,7 +40,7 @@ from pytest_gil.stats import LOOKS
 
 
 class Script:
-    """Stands in for ``runners.run_tasks``: serial phases take ``task`` s per task with
+    """Stands in for ``runtimes.tasks.run_calls``: serial phases take ``task`` s per task with
     CPU = wall (or ``serial_cpu`` × wall); parallel phases are ``speedup()`` times faster with
     parallelism ``parallelism()``; ``gil(i)`` is the GIL state of the i-th call."""
 
@@ -45,9 +51,9 @@ class Script:
         self.gil = gil
         self.calls: list[str] = []
 
-    def __call__(self, kind: str, fn: Callable[..., Any], args: Sequence[Any] = (), *,
-                 tasks: int, workers: int = 1, executor: Any = None,
-                 kwargs: dict[str, Any] | None = None) -> Timeline:
+    def __call__(self, kind: str, calls: Sequence[Any], *, workers: int = 1,
+                 executor: Any = None) -> Timeline:
+        tasks = len(calls)
         i = len(self.calls)
         self.calls.append("S" if kind == "serial" else "P")
         serial_wall = 0.05 * tasks
@@ -75,7 +81,7 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Script]:
 
     def make(**kw: Any) -> Script:
         s = Script(**kw)
-        monkeypatch.setattr("pytest_gil.runners.run_tasks", s)
+        monkeypatch.setattr("pytest_gil.engine.scaling.run_calls", s)
         return s
 
     return make
@@ -104,46 +110,51 @@ def noop() -> None:
 # the round protocol
 
 
+def _orders(r: Check) -> list[str]:
+    return [str(x["order"]) for x in r.raw[1:]]
+
+
 def test_gil_like_rounds_confirm_serialized(script: Callable[..., Script],
                                             rng: np.random.Generator, two_cpus: None) -> None:
     s = script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
-    r = measure_scaling(noop, workers=2, claim="serialized")
-    assert r.verdicts["serialized"] == "confirmed" and r.verdict == "confirmed"
-    assert r.claim_tested == "serialized" and r.confirmed
+    r = measure_scaling(noop, workers=2, hypothesis="serialized")
+    assert r.verdicts["serialized"] == "confirmed" and r.verdict is Verdict.CONFIRMED
+    assert r.hypothesis == "serialized"
     assert r.rounds in LOOKS and r.suspect_rounds == 0
-    assert r.signals == ("speedup", "parallelism") and r.cpu_bound
+    assert r.setup["signals"] == ["speedup", "parallelism"] and r.cpu_bound
     # One warm-up round, discarded; then ABBA: SP PS PS SP SP PS PS SP ...
-    assert r.raw[0].warmup and not any(x.warmup for x in r.raw[1:])
-    orders = [x.order for x in r.raw[1:]]
+    assert r.raw[0]["warmup"] and not any(x["warmup"] for x in r.raw[1:])
+    orders = _orders(r)
     assert orders == [("SP" if i % 4 in (0, 3) else "PS") for i in range(len(orders))]
     assert "".join(s.calls) == "SP" + "".join(orders)
     assert r.speedup is not None and 0.8 < r.speedup.value < 1.25
     assert r.parallelism is not None and r.parallelism.low <= 1.0 <= r.parallelism.high
     assert r.bounds["serialized"] == {"ideal": 2.0, "confirm": 1.4142, "refute": 1.6818}
+    assert [lk["n"] for lk in r.looks] == [n for n in LOOKS if n <= r.rounds]
 
 
 def test_parallel_rounds_confirm_parallel(script: Callable[..., Script],
                                           rng: np.random.Generator, two_cpus: None) -> None:
     script(speedup=lognormal(rng, 1.9, 0.1), parallelism=lognormal(rng, 1.9, 0.05))
-    r = measure_scaling(noop, workers=2, claim="parallel")
+    r = measure_scaling(noop, workers=2, hypothesis="parallel")
     assert r.verdicts["parallel"] == "confirmed"
-    assert r.verdicts["serialized"] in ("inconclusive", "refuted")
-    assert r.claim_tested == "parallel"
+    assert r.verdicts["serialized"] != "confirmed"
+    assert r.hypothesis == "parallel"
 
 
-def test_without_a_claim_stops_at_the_first_decision(script: Callable[..., Script],
-                                                     rng: np.random.Generator,
-                                                     two_cpus: None) -> None:
+def test_without_a_hypothesis_stops_at_the_first_decision(script: Callable[..., Script],
+                                                          rng: np.random.Generator,
+                                                          two_cpus: None) -> None:
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
     r = measure_scaling(noop, workers=2)
-    assert r.claim is None and r.claim_tested == "serialized" and r.verdict == "confirmed"
+    assert r.hypothesis == "serialized" and r.verdict is Verdict.CONFIRMED
 
 
 def test_free_threaded_like_rounds_refute_serialized(script: Callable[..., Script],
                                                      rng: np.random.Generator,
                                                      two_cpus: None) -> None:
     script(speedup=lognormal(rng, 1.95, 0.05), parallelism=lognormal(rng, 1.97, 0.02))
-    r = measure_scaling(noop, workers=2, claim="serialized")
+    r = measure_scaling(noop, workers=2, hypothesis="serialized")
     assert r.verdicts["serialized"] == "refuted"
     with pytest.raises(pytest.fail.Exception) as info:
         assert_no_speedup(r)
@@ -156,35 +167,39 @@ def test_free_threaded_like_rounds_refute_serialized(script: Callable[..., Scrip
 def test_an_undecidable_truth_ends_inconclusive_at_the_last_look(
         script: Callable[..., Script], rng: np.random.Generator, two_cpus: None) -> None:
     script(speedup=lognormal(rng, math.sqrt(2), 0.2), parallelism=lognormal(rng, 1.41, 0.05))
-    r = measure_scaling(noop, workers=2, claim="serialized")
+    r = measure_scaling(noop, workers=2, hypothesis="serialized")
     assert r.verdicts == {"serialized": "inconclusive", "parallel": "inconclusive"}
-    assert r.rounds == LOOKS[-1] and "last look" in r.reason
+    assert r.rounds == LOOKS[-1] and "last look" in r.reason and r.stop == "last-look"
 
 
 def test_budget_ends_a_check(script: Callable[..., Script], rng: np.random.Generator,
                              two_cpus: None) -> None:
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
     r = measure_scaling(noop, workers=2, budget=1e-6)
-    assert r.verdict == "inconclusive" and "budget" in r.reason
+    assert r.verdict is Verdict.INCONCLUSIVE and "budget" in r.reason and r.stop == "budget"
     assert r.rounds == 0 and r.speedup is None
     assert "inconclusive" in str(r)
+
+
+def _disturbed(flag: str, reason: str) -> Callable[..., noise.NoiseReading]:
+    real = noise.reading
+
+    def reading(*a: Any, **kw: Any) -> noise.NoiseReading:
+        r = real(*a, **kw)
+        return noise.NoiseReading(r.wall, r.own_cpu, 1.0, 0.0, False, 0.0, 3, 1.0, True,
+                                  (reason,), (flag,))
+
+    return reading
 
 
 def test_suspect_rounds_are_excluded_and_too_many_end_the_check(
         script: Callable[..., Script], rng: np.random.Generator, two_cpus: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
-    real = noise.reading
-
-    def loaded(*a: Any, **kw: Any) -> noise.NoiseReading:
-        r = real(*a, **kw)
-        return noise.NoiseReading(r.wall, r.own_cpu, 1.0, 0.0, False, 0.0, 3, 1.0, True,
-                                  ("foreign load 1.00 CPU > 0.25",), ("foreign",))
-
-    monkeypatch.setattr(noise, "reading", loaded)
+    monkeypatch.setattr(noise, "reading", _disturbed("foreign", "foreign load 1.00 CPU > 0.25"))
     r = measure_scaling(noop, workers=2)
-    assert r.verdict == "inconclusive"
-    assert r.suspect_rounds == engine.NOISE_STOP_MIN_ROUNDS and r.rounds == 0
+    assert r.verdict is Verdict.INCONCLUSIVE and r.stop == "noisy"
+    assert r.suspect_rounds == NOISE_STOP_MIN_ROUNDS and r.rounds == 0
     assert "too noisy" in r.reason and "foreign load ×6 (mean 1.00 CPU)" in r.reason
 
 
@@ -193,21 +208,19 @@ def test_some_suspect_rounds_are_only_excluded(script: Callable[..., Script],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
     real = noise.reading
+    disturbed = _disturbed("steal", "steal 9% > 5%")
     count = [0]
 
     def every_third(*a: Any, **kw: Any) -> noise.NoiseReading:
-        r = real(*a, **kw)
         count[0] += 1
-        if count[0] % 3 == 0:
-            return noise.NoiseReading(r.wall, r.own_cpu, 1.0, 0.0, False, 0.0, 3, 1.0, True,
-                                      ("steal 9% > 5%",), ("steal",))
-        return r
+        return disturbed(*a, **kw) if count[0] % 3 == 0 else real(*a, **kw)
 
     monkeypatch.setattr(noise, "reading", every_third)
-    r = measure_scaling(noop, workers=2, claim="serialized")
-    assert r.verdict == "confirmed" and r.suspect_rounds > 0
+    r = measure_scaling(noop, workers=2, hypothesis="serialized")
+    assert r.verdict is Verdict.CONFIRMED and r.suspect_rounds > 0
     assert len(r.raw) == 1 + r.rounds + r.suspect_rounds
-    assert sum(1 for x in r.raw[1:] if x.suspect) == r.suspect_rounds
+    assert sum(1 for x in r.raw[1:] if x["suspect"]) == r.suspect_rounds
+    assert all(x["excluded"].startswith("noise: steal") for x in r.raw[1:] if x["suspect"])
 
 
 def test_gil_change_during_a_check_is_reported(script: Callable[..., Script],
@@ -217,18 +230,17 @@ def test_gil_change_during_a_check_is_reported(script: Callable[..., Script],
     script(speedup=lognormal(rng, 1.9, 0.05), parallelism=lognormal(rng, 1.9, 0.05),
            gil=lambda i: i >= 6)
     r = measure_scaling(noop, workers=2)
-    assert r.gil_changed and r.verdict == "inconclusive"
+    assert r.gil["changed"] and r.verdict is Verdict.INCONCLUSIVE and r.stop == "gil-changed"
     assert "GIL state changed" in r.reason
-    gil = r.to_dict()["gil"]
-    assert (gil["enabled"], gil["changed"]) == (False, True)
+    assert (r.gil["enabled"], r.gil["changed"]) == (False, True)
 
 
 def test_gil_change_during_the_warmup_only(script: Callable[..., Script],
                                            rng: np.random.Generator, two_cpus: None) -> None:
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02),
            gil=lambda i: i >= 1)
-    r = measure_scaling(noop, workers=2, claim="serialized")
-    assert r.gil_changed and r.verdict == "confirmed" and r.gil_enabled is True
+    r = measure_scaling(noop, workers=2, hypothesis="serialized")
+    assert r.gil["changed"] and r.verdict is Verdict.CONFIRMED and r.gil["enabled"] is True
     assert "during the warm-up" in r.reason
 
 
@@ -236,9 +248,11 @@ def test_waiting_work_uses_the_speedup_only(script: Callable[..., Script],
                                             rng: np.random.Generator, two_cpus: None) -> None:
     script(speedup=lognormal(rng, 4.0, 0.05), parallelism=lambda: 0.01, serial_cpu=0.01)
     r = measure_scaling(noop, workers=4)
-    assert not r.cpu_bound and r.signals == ("speedup",)
+    assert not r.cpu_bound and r.setup["signals"] == ["speedup"]
     assert r.ideal == 2  # min(workers, usable CPUs): measure_overlap is the waiting-work API
     assert r.verdicts["parallel"] == "confirmed"
+    r = measure_scaling(noop, workers=4, cpu_bound=False)
+    assert r.ideal == 4 and r.verdicts["parallel"] == "confirmed"
 
 
 def test_computing_work_on_a_loaded_machine_stays_cpu_bound(
@@ -268,52 +282,72 @@ def test_computing_work_on_a_loaded_machine_stays_cpu_bound(
 
     monkeypatch.setattr(noise, "reading", proc_reading)
     r = measure_scaling(noop, workers=2)
-    assert r.cpu_bound and r.signals == ("speedup", "parallelism")
-    assert r.raw[1].serial_demand == pytest.approx(1.0)
-    assert r.verdict == "inconclusive" and "serial phase short of a core" in r.reason
+    assert r.cpu_bound and r.setup["signals"] == ["speedup", "parallelism"]
+    assert r.raw[1]["serial_demand"] == pytest.approx(1.0)
+    assert r.verdict is Verdict.INCONCLUSIVE and "serial phase short of a core" in r.reason
 
 
 def test_overlap(script: Callable[..., Script], rng: np.random.Generator) -> None:
     script(speedup=lognormal(rng, 3.9, 0.05), parallelism=lambda: 0.01, serial_cpu=0.01)
     with override_profile(usable_cpus=1):  # waiting needs no CPU: still testable
         r = measure_overlap(noop, tasks=4)
-    assert r.kind == "overlap" and r.ideal == 4 and r.signals == ("speedup",)
-    assert r.claim_tested == "overlaps" and r.verdicts["overlaps"] == "confirmed"
+    assert r.kind == "overlap" and r.ideal == 4 and r.setup["signals"] == ["speedup"]
+    assert r.hypothesis == "overlaps" and r.verdicts["overlaps"] == "confirmed"
     assert assert_overlaps(r) is r
     d = r.to_dict()
     assert d["claim_tested"] == "overlaps" and d["bounds"]["confirm"] == 2.0
+
+
+def test_a_parallelism_only_check_is_decided(script: Callable[..., Script],
+                                             rng: np.random.Generator, two_cpus: None) -> None:
+    """``signals=("parallelism",)`` decides on P alone (it raised KeyError once)."""
+    script(speedup=lognormal(rng, 1.0, 0.3), parallelism=lognormal(rng, 1.0, 0.02))
+    r = measure_scaling(noop, workers=2, signals=("parallelism",), hypothesis="serialized")
+    assert r.verdict is Verdict.CONFIRMED and r.speedup is None and r.parallelism is not None
 
 
 # --------------------------------------------------------------------------------------------
 # results
 
 
-CHECK_KEYS = {"kind", "label", "executor", "workers", "tasks", "ideal", "claim_tested",
-              "verdict", "speedup", "parallelism", "rounds", "suspect_rounds", "elapsed",
-              "bounds", "alpha", "gil", "reason", "raw"}
+CHECK_KEYS = {"id", "kind", "label", "executor", "workers", "tasks", "ideal", "claim_tested",
+              "verdict", "verdicts", "figure", "figures", "rounds", "suspect_rounds",
+              "elapsed", "stop", "bounds", "all_bounds", "alpha", "gil", "reason", "detail",
+              "raw", "looks"}
 
 
 def test_to_dict_is_the_check_record(script: Callable[..., Script], rng: np.random.Generator,
                                      two_cpus: None) -> None:
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
-    r = measure_scaling(noop, workers=2, claim="serialized", label="calc in threads")
+    r = measure_scaling(noop, workers=2, hypothesis="serialized", label="calc in threads")
     d = json.loads(json.dumps(r.to_dict()))
     assert set(d) >= CHECK_KEYS
     assert d["kind"] == "scaling" and d["label"] == "calc in threads"
     assert d["executor"] == "thread" and d["workers"] == 2 and d["tasks"] == 2
     assert d["claim_tested"] == "serialized" and d["verdict"] == "confirmed"
-    assert set(d["speedup"]) == {"value", "low", "high"}
+    assert set(d["figures"]) == {"speedup", "parallelism"}
+    assert d["figure"] == d["figures"]["speedup"]
+    assert set(d["figure"]) == {"name", "value", "low", "high", "unit", "n"}
     assert d["bounds"] == {"ideal": 2.0, "confirm": 1.4142, "refute": 1.6818}
     assert d["alpha"] == {"confirm": 1e-3, "refute": 1e-4}
     assert (d["gil"]["enabled"], d["gil"]["changed"]) == (True, False)
     assert "source" in d["gil"]  # the GIL-state monitor's account of where the state came from
     assert len(d["raw"]) == 1 + d["rounds"]
     raw = d["raw"][1]
-    assert {"t_serial", "t_parallel", "cpu_parallel", "order", "suspect", "noise"} <= set(raw)
-    assert r.figure() == {"name": "speedup", **d["speedup"], "unit": "x"}
+    assert {"t_serial", "t_parallel", "cpu_parallel", "order", "suspect", "noise",
+            "values"} <= set(raw)
+    assert d["looks"] and d["looks"][-1]["n"] == d["rounds"]
     text = str(r)
     assert "serialized confirmed" in text and "runtime:" in text
     assert r.detail().startswith("2 threads × noop: speedup ")
+
+
+def test_a_result_is_not_a_boolean(script: Callable[..., Script], rng: np.random.Generator,
+                                   two_cpus: None) -> None:
+    script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
+    r = measure_scaling(noop, workers=2)
+    with pytest.raises(TypeError, match="assert_scales / assert_no_speedup"):
+        bool(r)
 
 
 def test_alpha_and_budget_come_from_the_settings(script: Callable[..., Script],
@@ -325,10 +359,42 @@ def test_alpha_and_budget_come_from_the_settings(script: Callable[..., Script],
         r = measure_scaling(noop, workers=2)
     finally:
         settings.configure(prev)
-    assert (r.alpha_confirm, r.alpha_refute) == pytest.approx((0.01, 0.001))
+    assert r.alpha == pytest.approx({"confirm": 0.01, "refute": 0.001})
     assert "budget of 1e-06 s" in r.reason
-    r = measure_scaling(noop, workers=2, alpha_confirm=0.002, budget=0.0001)
-    assert (r.alpha_confirm, r.alpha_refute) == pytest.approx((0.002, 0.0002))
+
+
+# --------------------------------------------------------------------------------------------
+# the function's arguments are the function's
+
+
+def test_a_functions_own_keywords_are_never_taken() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def fn(*, workers: int, tasks: int, label: str, budget: float) -> None:
+        seen.append({"workers": workers, "tasks": tasks, "label": label, "budget": budget})
+        time.sleep(0.001)
+
+    own = {"workers": 9, "tasks": 8, "label": "mine", "budget": 7.0}
+    r = measure_overlap(fn, kwargs=own, tasks=2, budget=0.5)
+    assert seen and all(x == own for x in seen) and r.tasks == 2
+
+
+def test_task_args_give_each_task_its_own_arguments() -> None:
+    seen: set[int] = set()
+
+    def fn(i: int) -> None:
+        seen.add(i)
+        time.sleep(0.001)
+
+    r = measure_overlap(fn, task_args=[(0,), (1,), (2,)], budget=0.5)
+    assert seen == {0, 1, 2} and r.tasks == 3 and r.workers == 3
+
+
+def test_an_unknown_keyword_is_an_error_not_an_argument() -> None:
+    with pytest.raises(TypeError, match="scale"):
+        measure_scaling(noop, workers=2, scale=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="positionally or as args"):
+        measure_scaling(noop, 1, args=(1,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,32 +412,36 @@ def test_one_worker_is_not_testable() -> None:
 def test_one_usable_cpu_is_not_testable_for_cpu_work() -> None:
     with override_profile(usable_cpus=1):
         r = measure_scaling(workloads.calc, 1000, workers=2)
-    assert r.verdict == "not-testable" and "1 usable CPU" in r.reason
-    assert r.profile is not None and r.profile.injected
+        assert r.verdict is Verdict.NOT_TESTABLE and "1 usable CPU" in r.reason
+        assert "injected" in r.runtime
 
 
 @pytest.mark.skipif(runtime_profile().subinterpreters is not None,
                     reason="sub-interpreters exist here")
+@pytest.mark.requires_cpus(2)
 def test_interpreters_not_testable_without_the_api() -> None:
-    r = measure_scaling(workloads.calc, 1000, workers=2, executor="interpreter",
-                        profile=runtime_profile())
-    if r.ideal <= 1:
-        pytest.skip("one usable CPU")
-    assert r.verdict == "not-testable" and "sub-interpreter" in r.reason
+    r = measure_scaling(workloads.calc, 1000, workers=2, executor="interpreter")
+    assert r.verdict is Verdict.NOT_TESTABLE and "sub-interpreter" in r.reason
 
 
 @pytest.mark.parametrize("kw, match", [
     ({"executor": "fiber"}, "executor must be"),
     ({"workers": 0}, "workers must be"),
     ({"tasks": -1}, "tasks must be"),
-    ({"claim": "fast"}, "claim must be"),
-    ({"alpha_confirm": 2.0}, "alpha_confirm"),
+    ({"hypothesis": "fast"}, "hypothesis must be"),
     ({"budget": 0}, "budget"),
     ({"signals": ("speed",)}, "signals"),
 ])
 def test_invalid_arguments(kw: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         measure_scaling(noop, **kw)
+
+
+def test_a_pool_of_another_kind_than_the_executor_is_refused() -> None:
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(2) as pool, pytest.raises(ValueError, match="executor='thread'"):
+        measure_scaling(noop, workers=2, executor="process", pool=pool)
 
 
 def test_process_executor_needs_a_picklable_function() -> None:
@@ -383,27 +453,26 @@ def test_process_executor_needs_a_picklable_function() -> None:
 # assertions and the inconclusive policy
 
 
-def _result(verdict: str, claim: str = "serialized") -> ScalingResult:
-    from pytest_gil import stats
-
-    iv = stats.interval([0.5, 0.6, 0.55])
-    other = "parallel" if claim == "serialized" else "serialized"
+def _result(verdict: str, hypothesis: str = "serialized") -> ScalingResult:
+    other = "parallel" if hypothesis == "serialized" else "serialized"
+    fig = Figure("speedup", 1.7, 1.5, 1.9, "x", 3)
     return ScalingResult(
-        kind="scaling", label="calc in 2 threads", executor="thread", workers=2, tasks=2,
-        ideal=2, claim=claim, verdicts={claim: verdict, other: "inconclusive"}, speedup=iv,
-        parallelism=iv, rounds=3, suspect_rounds=0, elapsed=1.0,
-        bounds={c: stats.bounds(2, c).to_dict() for c in stats.CLAIMS},
-        alpha_confirm=1e-3, alpha_refute=1e-4, gil_enabled=True, gil_changed=False,
-        reason="no decision after the last look (20 rounds)" if verdict == "inconclusive"
-        else "", raw=(), profile=runtime_profile(), signals=("speedup", "parallelism"),
-        cpu_bound=True, fn_name="calc",
+        kind="scaling", label="calc in 2 threads", hypothesis=hypothesis,
+        verdicts={hypothesis: verdict, other: "inconclusive"},
+        figures={"speedup": fig}, key="speedup",
+        setup={"executor": "thread", "workers": 2, "tasks": 2}, ideal=2.0,
+        bounds={"serialized": {"ideal": 2.0, "confirm": 1.4142, "refute": 1.6818},
+                "parallel": {"ideal": 2.0, "confirm": 1.4142, "refute": 1.1892}},
+        rounds=3, reason="no decision after the last look (20 rounds)"
+        if verdict == "inconclusive" else "", runtime=runtime_profile().label(),
+        what="2 threads × calc",
     )
 
 
 def test_confirmed_passes_and_returns_the_result() -> None:
     r = _result("confirmed")
     assert assert_no_speedup(r) is r
-    assert assert_scales(_result("confirmed", "parallel")).confirmed
+    assert assert_scales(_result("confirmed", "parallel")).verdict is Verdict.CONFIRMED
 
 
 @pytest.mark.parametrize("policy, exc", [
@@ -441,7 +510,13 @@ def test_refuted_message_is_one_line() -> None:
     msg = str(info.value)
     assert "\n" not in msg and "parallel refuted" in msg
     assert "confirm bound 1.41" in msg and "refute bound 1.19" in msg
-    assert "speedup 1.7" in msg and runtime_profile().label() in msg
+    assert "speedup 1.70× [1.50, 1.90]" in msg and runtime_profile().label() in msg
+
+
+def test_an_assertion_decides_its_own_hypothesis_only() -> None:
+    """``assert_no_speedup(fn, hypothesis="parallel")`` would enforce the wrong claim."""
+    with pytest.raises(TypeError, match="decides its own hypothesis"):
+        assert_no_speedup(noop, workers=2, hypothesis="parallel")
 
 
 def test_result_plus_arguments_is_an_error() -> None:
@@ -454,10 +529,10 @@ def test_result_plus_arguments_is_an_error() -> None:
 
 
 def test_releases_gil_on_a_gil_free_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_gil_now", lambda: False)
+    monkeypatch.setattr("pytest_gil.engine.release.gil_enabled", lambda: False)
     calls: list[int] = []
     r = releases_gil(calls.append, 1)
-    assert r.releases is None and r.verdict == "not-testable" and calls == []
+    assert r.releases is None and r.verdict is Verdict.NOT_TESTABLE and calls == []
     assert "GIL is disabled" in str(r)
     json.dumps(r.to_dict())
 
@@ -465,21 +540,9 @@ def test_releases_gil_on_a_gil_free_runtime(monkeypatch: pytest.MonkeyPatch) -> 
 def test_releases_gil_with_one_cpu_and_computing_work() -> None:
     with override_profile(usable_cpus=1):
         r = releases_gil(workloads.calc, 200_000)
-    assert r.releases is None and r.verdict == "inconclusive"
+    assert r.releases is None and r.verdict is Verdict.NOT_TESTABLE
     assert "1 usable CPU" in r.reason and "looks the same" in r.reason
-    assert "undecided" in str(r) and r.rounds == 0
-
-
-def test_kwargs_reach_the_function() -> None:
-    seen: list[tuple[Any, ...]] = []
-
-    def fn(a: int, *, scale: int) -> None:
-        seen.append((a, scale))
-        time.sleep(0.002)
-
-    r = measure_overlap(fn, 7, tasks=2, scale=3, budget=0.5)
-    assert seen and all(x == (7, 3) for x in seen)
-    assert r.tasks == 2
+    assert r.rounds == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,21 +603,19 @@ def test_sha256_in_threads_scales(calibration: workloads.Calibration) -> None:
 @pytest.mark.slow
 def test_injected_free_threaded_profile_flips_the_expectation_not_the_measurement(
         calibration: workloads.Calibration) -> None:
-    from pytest_gil.catalogue import get_claim
+    from pytest_gil import Claim
 
     if not runtime_profile().gil_enabled:
         pytest.skip("the injection test needs a GIL runtime to contrast with")
-    claim = get_claim("gil.one-thread-at-a-time")
-    assert claim.expect(runtime_profile()).verdict == "confirmed"
-    with override_profile(free_threaded_build=True, gil_enabled=False) as prof:
-        assert claim.expect(prof).verdict == "refuted"  # the expectation flips ...
-        r = measure_scaling(workloads.calc, calibration.calc_n, workers=2, claim="serialized")
+    claim = Claim("x.serialized", "threads take turns",
+                  expected=lambda p: "confirmed" if p.gil_enabled else "refuted")
+    assert claim.expect(runtime_profile()).verdict is Verdict.CONFIRMED
+    with override_profile(free_threaded_build=True, gil_enabled=False, usable_cpus=2) as prof:
+        assert claim.expect(prof).verdict is Verdict.REFUTED  # the expectation flips ...
+        r = measure_scaling(workloads.calc, calibration.calc_n, workers=2,
+                            hypothesis="serialized")
     # ... the measurement does not: threads still serialize on this GIL build.
-    assert r.profile is not None and r.profile.injected and "injected" in r.message()
-    assert r.gil_enabled is True
-    assert r.verdicts["serialized"] != "refuted", str(r)
-    if r.verdicts["serialized"] == "inconclusive":
+    assert "injected" in r.message() and r.gil["enabled"] is True
+    if r.verdict is Verdict.INCONCLUSIVE:
         pytest.skip(f"inconclusive: {r.message()}")
-    assert r.verdicts["serialized"] == "confirmed"
-    # So a claim check comparing the two reports a mismatch, as it must.
-    assert r.verdicts["serialized"] != claim.expect(prof).verdict
+    assert r.verdict is Verdict.CONFIRMED, str(r)

@@ -146,14 +146,17 @@ def test_the_example_project_passes_on_this_interpreter(pytester: pytest.Pyteste
             reason = outcome.removeprefix("SKIPPED: ")
             assert reason.startswith(ACCEPTABLE_SKIPS), f"{what}: {reason}"
     assert result.ret == 0
+    # The project's claims and checks are recorded: read the report as the guide shows.
     reports = sorted((pytester.path / "reports").glob("gil-*.json"))
-    if reports:  # written when a test recorded a check; read it as the guide shows
-        proc = subprocess.run([sys.executable, str(pytester.path / "read_report.py"),
-                               *map(str, reports)], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stderr
-        doc = json.loads(reports[0].read_text(encoding="utf-8"))
-        assert proc.stdout.splitlines()[0].startswith(doc["runtime_label"])
-        assert len(proc.stdout.splitlines()) == 1 + len(doc["results"])
+    assert len(reports) == 1, sorted(p.name for p in (pytester.path / "reports").iterdir())
+    proc = subprocess.run([sys.executable, str(pytester.path / "read_report.py"),
+                           *map(str, reports)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(reports[0].read_text(encoding="utf-8"))
+    assert proc.stdout.splitlines()[0].startswith(doc["runtime_label"])
+    assert len(proc.stdout.splitlines()) == 1 + len(doc["results"])
+    claims = {r["claim"] for r in doc["results"] if r.get("claim")}
+    assert claims == {"checksums.digest-releases-gil", "checksums.fletcher16-takes-turns"}
 
 
 def _run_injected(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,

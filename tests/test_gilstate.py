@@ -464,20 +464,6 @@ def import_incompatible(module):
 """
 
 
-def _plugin_wired() -> bool:
-    import inspect
-
-    from pytest_gil import plugin
-
-    return "GilStatePlugin" in inspect.getsource(plugin)
-
-
-needs_wiring = pytest.mark.skipif(
-    not _plugin_wired(),
-    reason="pytest_gil.plugin does not register gilstate.GilStatePlugin yet (issue 6 wiring)",
-)
-
-
 @pytest.fixture
 def fake_build(pytester: pytest.Pytester) -> Callable[[str], None]:
     pytester.makeconftest(FAKE_BUILD_CONFTEST)
@@ -499,7 +485,6 @@ def test_measures(thread_runner):
 """
 
 
-@needs_wiring
 def test_the_header_names_the_import_that_re_enabled_the_gil(
     pytester: pytest.Pytester, fake_build: Callable[[str], None]
 ) -> None:
@@ -511,7 +496,6 @@ def test_the_header_names_the_import_that_re_enabled_the_gil(
                                  "enabled to load module 'legacy._speedups'*"])
 
 
-@needs_wiring
 def test_the_fail_option_fails_measuring_tests_after_the_gil_was_re_enabled(
     pytester: pytest.Pytester, fake_build: Callable[[str], None]
 ) -> None:
@@ -531,20 +515,6 @@ def test_the_fail_option_fails_measuring_tests_after_the_gil_was_re_enabled(
 # the engine's measurements go through the monitor
 
 
-def _engine_wired() -> bool:
-    import inspect
-
-    from pytest_gil import engine
-
-    return "measurement(" in inspect.getsource(engine)
-
-
-needs_engine_wiring = pytest.mark.skipif(
-    not _engine_wired(),
-    reason="pytest_gil.engine does not wrap its measurements in gilstate yet (issue 6 wiring)",
-)
-
-
 @pytest.fixture
 def fresh_monitor(monkeypatch: pytest.MonkeyPatch) -> GilMonitor:
     mon = GilMonitor()
@@ -552,7 +522,6 @@ def fresh_monitor(monkeypatch: pytest.MonkeyPatch) -> GilMonitor:
     return mon
 
 
-@needs_engine_wiring
 def test_the_engine_refuses_to_measure_while_another_thread_measures(
     fresh_monitor: GilMonitor,
 ) -> None:
@@ -579,7 +548,6 @@ def test_the_engine_refuses_to_measure_while_another_thread_measures(
         t.join(30)
 
 
-@needs_engine_wiring
 @pytest.mark.slow
 def test_an_engine_result_says_an_import_re_enabled_the_gil_during_it(
     free_threaded: FakeFreeThreaded, fresh_monitor: GilMonitor,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gil import matrix
+from pytest_gil.report import matrix
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,10 @@ def run_doc(
     gil: bool = True,
     created: str = "2026-11-26T22:50:00+00:00",
     results: list[dict[str, Any]] | None = None,
+    schema_version: int = 2,
 ) -> dict[str, Any]:
+    """A run report; schema 1 (older runs) calls the claim's statement ``document_says``."""
+    says = "statement" if schema_version >= 2 else "document_says"
     profile = {
         "implementation": "CPython",
         "version": ".".join(map(str, version)),
@@ -47,16 +50,18 @@ def run_doc(
                 "claim": claim,
                 "verdict": verdicts[0 if gil else 1],
                 "expected": verdicts[0 if gil else 1],
-                "document_says": f"the document says {claim}",
+                says: f"the statement of {claim}",
+                "catalogue": "gil",
                 "outcome": "passed",
             }
             for i, (claim, verdicts) in enumerate(CLAIMS.items())
         ]
-        results.append({"nodeid": "t.py::check", "claim": None, "verdict": "confirmed"})
+        results.append({"nodeid": "t.py::check", "claim": None, "check": "serialized",
+                        "check_id": "0123456789abcdef", "verdict": "confirmed"})
     t = "t" if ft else ""
     return {
         "schema": "pytest-gil-report",
-        "schema_version": 1,
+        "schema_version": schema_version,
         "created": created,
         "tag": f"cpython-{version[0]}.{version[1]}{t}-{'gil' if gil else 'nogil'}",
         "runtime": profile,
@@ -174,7 +179,7 @@ def test_hostile_claim_texts_are_escaped(
     evil = "<script>alert('x')</script> | & \""
     doc = run_doc(
         (3, 11, 7),
-        results=[{"claim": evil, "verdict": evil, "expected": None, "document_says": evil}],
+        results=[{"claim": evil, "verdict": evil, "expected": None, "statement": evil}],
     )
     doc["runtime"]["implementation"] = evil
     matrix.main([str(write(tmp_path / "r.json", doc)), "-o", str(tmp_path)])
@@ -221,7 +226,7 @@ def pytest_addoption(parser):
     pytester.makepyfile(
         test_claim="""
         import os
-        from pytest_gil.reporting import add_record
+        from pytest_gil.report.collect import add_record
 
         def test_claim():
             ft = os.environ["FT"] == "1"
@@ -237,7 +242,7 @@ def pytest_addoption(parser):
             json.dumps({"free_threaded_build": ft == "1", "gil_enabled": ft == "0"}),
         )
         result = pytester.runpytest_subprocess(
-            "-p", "pytest_gil.reporting", "-p", "no:randomly", "--gil-report", "reports"
+            "-p", "pytest_gil.report.collect", "-p", "no:randomly", "--gil-report", "reports"
         )
         result.assert_outcomes(passed=1)
     files = sorted((pytester.path / "reports").glob("gil-*.json"))
@@ -264,3 +269,43 @@ def test_a_claim_measured_several_ways_gets_a_row_per_variant(
     matrix.main([str(write(tmp_path / "r.json", run_doc((3, 12, 1), results=results)))])
     body = {r[0]: r[1] for r in table_rows(capsys.readouterr().out)[2:]}
     assert body == {"mp.main-guard (fork)": "refuted", "mp.main-guard (spawn)": "confirmed"}
+
+
+def test_reports_of_schema_1_and_2_are_read_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Older runs (schema 1: ``document_says``) sit beside new ones (schema 2: ``statement``)."""
+    old = write(tmp_path / "gil-cpython-3.12-gil.json", run_doc((3, 12, 1), schema_version=1))
+    new = write(
+        tmp_path / "gil-cpython-3.13t-nogil.json", run_doc((3, 13, 1), ft=True, gil=False)
+    )
+    assert matrix.main([str(old), str(new), "-o", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "newer than this pytest-gil reads" not in captured.err
+    rows = table_rows(captured.out)
+    assert rows[0] == ["claim", "3.12", "3.13t", "flips"]
+    assert {r[0]: r[1:] for r in rows[2:]}["gil.one-thread-at-a-time"] == [
+        "confirmed", "refuted", "yes"
+    ]
+    page = (tmp_path / "matrix.html").read_text(encoding="utf-8")
+    assert "<th>statement</th>" in page
+    assert "the statement of gil.not-removed" in page
+
+
+def test_the_statement_of_a_schema_1_report_reaches_the_page(tmp_path: Path) -> None:
+    doc = run_doc((3, 11, 7), schema_version=1)
+    assert "document_says" in doc["results"][0]
+    matrix.main([str(write(tmp_path / "r.json", doc)), "-o", str(tmp_path)])
+    page = (tmp_path / "matrix.html").read_text(encoding="utf-8")
+    assert "the statement of gil.io-threads-overlap" in page
+
+
+def test_a_newer_schema_is_read_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = run_doc((3, 11, 7), schema_version=99)
+    path = write(tmp_path / "r.json", doc)
+    assert matrix.main([str(path)]) == 0
+    captured = capsys.readouterr()
+    assert f"{path}: schema_version 99 is newer than this pytest-gil reads (2)" in captured.err
+    assert len(table_rows(captured.out)) == 2 + len(CLAIMS)

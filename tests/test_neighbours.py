@@ -9,7 +9,6 @@ Durations are never asserted; only the order of events measured on one monotonic
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import re
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pytest_gil import plugin
 
 Runner = Callable[..., pytest.RunResult]
 
@@ -33,17 +30,7 @@ def needs(module: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(missing, reason=f"{module} is not installed (the test extra has it)")
 
 HEAVY = frozenset({"numpy", "scipy", "matplotlib", "pandas", "PIL", "pytest_gil.stats",
-                   "pytest_gil.engine", "pytest_gil.html_report.plots"})
-
-
-def _wired(module: Any, needle: str) -> bool:
-    return needle in inspect.getsource(module)
-
-
-needs_gilstate_plugin = pytest.mark.skipif(
-    not _wired(plugin, "GilStatePlugin"),
-    reason="pytest_gil.plugin does not register gilstate.GilStatePlugin yet (issue 6 wiring)",
-)
+                   "pytest_gil.engine", "pytest_gil.report.plots"})
 
 
 @pytest.fixture
@@ -231,7 +218,6 @@ def test_the_worker_got_the_gil_setting():
 """
 
 
-@needs_gilstate_plugin
 def test_x_gil_given_to_the_controller_reaches_xdist_workers(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -287,10 +273,10 @@ def test_threads_work_afterwards(thread_runner):
     assert thread_runner.run(sum, [1, 2], workers=2).results == [3, 3]
 
 def test_processes_time_out(process_pool):
-    run_tasks("process", worker, (30.0,), tasks=2, workers=2, executor=process_pool)
+    run_tasks("process", worker, 30.0, tasks=2, workers=2, executor=process_pool)
 
 def test_processes_work_afterwards(process_pool):
-    timeline = run_tasks("process", sum, ([1, 2],), tasks=2, workers=2, executor=process_pool)
+    timeline = run_tasks("process", sum, [1, 2], tasks=2, workers=2, executor=process_pool)
     assert timeline.results == [3, 3]
 """
 
@@ -401,7 +387,6 @@ def test_plain():
 
 
 @needs("pytest_run_parallel")
-@needs_gilstate_plugin
 @pytest.mark.slow
 def test_run_parallel_runs_measuring_tests_once_and_refuses_concurrent_measurements(
     pytester: pytest.Pytester, run: Runner, log: Path

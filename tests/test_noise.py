@@ -163,15 +163,6 @@ def test_snapshot_on_this_system() -> None:
         assert s.busy is None
 
 
-def test_meter() -> None:
-    m = noise.NoiseMeter()
-    with pytest.raises(RuntimeError):
-        m.stop()
-    m.start()
-    r = m.stop(cpu_bound=False)
-    assert isinstance(r, noise.NoiseReading)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs /proc/stat (Linux)")
 def test_a_busy_background_process_is_seen() -> None:

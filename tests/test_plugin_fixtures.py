@@ -288,7 +288,7 @@ SEEN = {}
 
 
 def test_kill_a_worker(process_pool):
-    timeline = run_tasks("process", calc, (1000,), tasks=2, workers=2, executor=process_pool)
+    timeline = run_tasks("process", calc, 1000, tasks=2, workers=2, executor=process_pool)
     assert timeline.results == [1000, 1000]
     SEEN["pids"] = set(process_pool.pids)
     victim = process_pool.pids[0]
@@ -300,7 +300,7 @@ def test_kill_a_worker(process_pool):
 
 
 def test_a_later_test_gets_a_working_pool(process_pool):
-    timeline = run_tasks("process", calc, (1000,), tasks=4, workers=2, executor=process_pool)
+    timeline = run_tasks("process", calc, 1000, tasks=4, workers=2, executor=process_pool)
     assert timeline.results == [1000] * 4
     assert process_pool.rebuilds == 1
     assert SEEN["pids"].isdisjoint(process_pool.pids)
@@ -346,7 +346,7 @@ def test_process_pool_replaces_a_worker_that_died_just_before_a_run(
             deadline = time.monotonic() + 30
             while not dead(victim) and time.monotonic() < deadline:
                 time.sleep(0.0002)
-            timeline = run_tasks("process", calc, (1000,), tasks=2, workers=2,
+            timeline = run_tasks("process", calc, 1000, tasks=2, workers=2,
                                  executor=process_pool)
             assert timeline.results == [1000, 1000]
             assert victim not in process_pool.pids
@@ -415,15 +415,27 @@ def test_gil_claim_knows_the_expectation_of_the_injected_runtime(
         "PYTEST_GIL_PROFILE",
         '{"gil_enabled": false, "free_threaded_build": true, "usable_cpus": 2}',
     )
+    pytester.makeconftest(
+        """
+        import pytest_gil
+
+        def pytest_gil_claims(config):
+            return [pytest_gil.Claim(
+                "mylib.threads-take-turns", "threads of mylib take turns",
+                expected=lambda p: "confirmed" if p.gil_enabled else "refuted")]
+        """
+    )
     pytester.makepyfile(
         """
         import pytest
+        from pytest_gil import Verdict
 
-        @pytest.mark.claim("gil.one-thread-at-a-time")
+        @pytest.mark.claim("mylib.threads-take-turns")
         def test_expectation(gil_claim, runtime_profile):
             assert runtime_profile.injected and not runtime_profile.gil_enabled
-            assert gil_claim.id == "gil.one-thread-at-a-time"
-            assert gil_claim.expected == "refuted"
+            assert gil_claim.id == "mylib.threads-take-turns"
+            assert gil_claim.expected is Verdict.REFUTED
+            assert gil_claim.claim.catalogue == "conftest.py"
         """
     )
     run(pytester).assert_outcomes(passed=1)

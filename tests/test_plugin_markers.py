@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from pytest_gil.catalogue import CATALOGUE
 from pytest_gil.profile import runtime_profile
 
 XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
@@ -61,7 +60,8 @@ def test_markers_lists_every_marker_with_its_signature_and_an_example(
         [
             "@pytest.mark.cpu_bound: *(example: @pytest.mark.cpu_bound; select with -m cpu_bound)",
             "@pytest.mark.io_bound: *(example: @pytest.mark.io_bound; select with -m io_bound)",
-            '@pytest.mark.claim(id): *(example: @pytest.mark.claim("gil.one-thread-at-a-time"))',
+            '@pytest.mark.claim(id): *pytest_gil_claims hook '
+            '(example: @pytest.mark.claim("mylib.hash-releases-gil"))',
             "@pytest.mark.requires_gil: skip unless the GIL is enabled "
             "(example: @pytest.mark.requires_gil)",
             "@pytest.mark.requires_free_threading: skip unless *"
@@ -240,22 +240,30 @@ def test_unknown_claim():
 def test_claim_without_id():
     pass
 
-@pytest.mark.claim("gil.one-thread-at-a-time", "another")
+@pytest.mark.claim("mylib.known", "another")
 def test_claim_with_two_ids():
     pass
 
-@pytest.mark.claim("gil.one-thread-at-a-time")
+@pytest.mark.claim("mylib.known")
 def test_known_claim():
     pass
+"""
+
+CLAIMS_CONFTEST = """
+import pytest_gil
+
+def pytest_gil_claims(config):
+    return [pytest_gil.Claim("mylib.known", "a claim of this project", catalogue="mylib"),
+            pytest_gil.Claim("mylib.other", "another claim", catalogue="mylib")]
 """
 
 
 def test_bad_marker_arguments_are_test_errors_naming_the_value(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bad=BAD_MARKERS)
+    pytester.makeconftest(CLAIMS_CONFTEST)
     result = run(pytester)
     result.assert_outcomes(passed=1, errors=8)
     need = "@pytest.mark.requires_cpus(n) needs a positive integer n, got"
-    ids = ", ".join(sorted(CATALOGUE))
     result.stdout.fnmatch_lines_random(
         [
             f"test_bad.py::test_word: {need} 'two'",
@@ -264,11 +272,11 @@ def test_bad_marker_arguments_are_test_errors_naming_the_value(pytester: pytest.
             f"test_bad.py::test_bool: {need} True",
             f"test_bad.py::test_missing: {need} None",
             "test_bad.py::test_unknown_claim: @pytest.mark.claim: unknown claim id "
-            f"'no.such-claim': the catalogue has {ids}",
+            "'no.such-claim': the registered catalogues are mylib (2 claims)",
             "test_bad.py::test_claim_without_id: @pytest.mark.claim takes exactly one claim id, "
             "got ()",
             "test_bad.py::test_claim_with_two_ids: @pytest.mark.claim takes exactly one claim id, "
-            "got ('gil.one-thread-at-a-time', 'another')",
+            "got ('mylib.known', 'another')",
         ]
     )
     assert "Traceback" not in result.stdout.str()

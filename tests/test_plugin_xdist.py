@@ -132,7 +132,7 @@ def test_the_plugin_works_in_workers_with_fixtures_and_markers(
 
         def test_processes(process_pool, runtime_profile):
             assert runtime_profile.injected and process_pool.size == 1
-            timeline = run_tasks("process", calc, (100,), tasks=2, executor=process_pool)
+            timeline = run_tasks("process", calc, 100, tasks=2, executor=process_pool)
             assert timeline.results == [100, 100]
 
         @pytest.mark.requires_cpus(2)
@@ -177,7 +177,7 @@ def test_io_bound(request):
     record(request)
 
 
-@pytest.mark.claim("gil.one-thread-at-a-time")
+@pytest.mark.claim("mylib.claim")
 def test_claim(request):
     record(request)
 
@@ -207,6 +207,11 @@ def default_timeout(budget: float = 15.0, scale: float = 1.0) -> float:
 def timeouts(pytester: pytest.Pytester, *args: str) -> dict[str, Any]:
     out = pytester.mkdir("out")
     pytester.makepyfile(test_timeouts=TIMEOUTS.format(out=str(out)))
+    pytester.makeconftest(
+        "import pytest_gil\n\n"
+        "def pytest_gil_claims(config):\n"
+        "    return [pytest_gil.Claim('mylib.claim', 'a claim of this project')]\n"
+    )
     run(pytester, *args).assert_outcomes(passed=7)
     return records(out)
 
@@ -274,11 +279,11 @@ def test_a_hung_process_task_fails_by_timeout_and_the_pool_recovers(
         def test_hangs(process_pool):
             process_pool.warm()
             SEEN["pids"] = set(process_pool.pids)
-            run_tasks("process", worker, (120,), tasks=2, workers=2, executor=process_pool)
+            run_tasks("process", worker, 120, tasks=2, workers=2, executor=process_pool)
 
         def test_the_next_test_gets_idle_workers(process_pool):
             assert not any(psutil.pid_exists(p) for p in SEEN["pids"])
-            timeline = run_tasks("process", calc, (1000,), tasks=2, workers=2,
+            timeline = run_tasks("process", calc, 1000, tasks=2, workers=2,
                                  executor=process_pool)
             assert timeline.results == [1000, 1000]
         """

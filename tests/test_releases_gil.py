@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gil.engine import GilReleaseResult, releases_gil
+from pytest_gil import GilReleaseResult, Verdict, releases_gil
 
 
 class Data:
@@ -96,14 +96,16 @@ def test_stdlib_case(data: Data, case: str) -> None:
     fn, expected = CASES[case]
     r = releases_gil(fn, data)
     _check(r, expected)
-    assert r.verdict == ("confirmed" if expected else "refuted")
+    assert r.verdict is (Verdict.CONFIRMED if expected else Verdict.REFUTED)
     assert r.ratio is not None and r.rounds >= 3
+    fraction = r.released_fraction
+    assert fraction is not None and (fraction.low > 0.41 if expected else fraction.high < 0.41)
     text = str(r)
     assert ("releases the GIL" if expected else "holds the GIL") in text.splitlines()[0]
     d = r.to_dict()
     json.dumps(d)
-    assert d["kind"] == "releases_gil" and d["claim_tested"] == "releases"
-    assert d["releases"] is expected and len(d["raw"]) == 1 + r.rounds + r.suspect_rounds
+    assert d["kind"] == "release" and d["claim_tested"] == "releases"
+    assert d["verdict"] == r.verdict and len(d["raw"]) == 1 + r.rounds + r.suspect_rounds
 
 
 @pytest.mark.slow
@@ -114,7 +116,7 @@ def test_arguments_reach_the_function() -> None:
         seen.append((a, b))
         time.sleep(0.005)
 
-    r = releases_gil(fn, 1, b=2)
+    r = releases_gil(fn, 1, kwargs={"b": 2})
     assert seen and set(seen) == {(1, 2)}
     _check(r, True)
 

@@ -227,16 +227,16 @@ def test_bad_worker_counts_kinds_and_start_methods_fail_only_their_test(inner: I
             executor_factory("process", max_workers=100_000)
 
         def test_absurd_threads():
-            run_tasks("thread", square, (2,), tasks=1, workers=1_000_000)
+            run_tasks("thread", square, 2, tasks=1, workers=1_000_000)
 
         def test_string_workers():
-            run_tasks("thread", square, (2,), tasks=2, workers="2")
+            run_tasks("thread", square, 2, tasks=2, workers="2")
 
         def test_unknown_kind_factory(executor_factory):
             executor_factory("fiber")
 
         def test_unknown_kind_run_tasks():
-            run_tasks("fiber", square, (2,), tasks=1)
+            run_tasks("fiber", square, 2, tasks=1)
 
         def test_unknown_start_method(executor_factory):
             executor_factory("process", max_workers=1, start_method="teleport")
@@ -250,7 +250,7 @@ def test_bad_worker_counts_kinds_and_start_methods_fail_only_their_test(inner: I
             pass
 
         def test_later(process_pool):
-            assert run_tasks("process", square, (3,), tasks=2, workers=1,
+            assert run_tasks("process", square, 3, tasks=2, workers=1,
                              executor=process_pool).results == [9, 9]
         """
     )
@@ -265,7 +265,10 @@ def test_bad_worker_counts_kinds_and_start_methods_fail_only_their_test(inner: I
             "*unknown executor kind 'fiber': expected one of thread, process, interpreter*",
             "*unknown executor kind 'fiber'; expected one of serial, thread, process, interpreter*",
             "*unknown start method 'teleport': the start methods available on this platform *",
-            "*test_unknown_claim*unknown claim id 'gil.no-such-claim': the catalogue has *",
+            # no conftest registers a catalogue here: the message says how to register one
+            "*test_unknown_claim*unknown claim id 'gil.no-such-claim': no catalogue is "
+            "registered — return pytest_gil.Claim objects from a pytest_gil_claims(config) "
+            "hook*",
             "*test_cpus_as_words: @pytest.mark.requires_cpus(n) needs a positive integer n, "
             "got 'two'*",
         ]
@@ -295,7 +298,7 @@ def test_unpicklable_work_gets_a_message_about_module_level_functions(inner: Inn
             run_tasks("process", local, tasks=1, executor=process_pool)
 
         def test_lock_argument(process_pool):
-            run_tasks("process", take, (threading.Lock(),), tasks=1, executor=process_pool)
+            run_tasks("process", take, threading.Lock(), tasks=1, executor=process_pool)
 
         def test_lock_result(process_pool):
             run_tasks("process", give_lock, tasks=1, executor=process_pool)
@@ -312,7 +315,7 @@ def test_unpicklable_work_gets_a_message_about_module_level_functions(inner: Inn
             ex.submit(take, threading.Lock()).result()
 
         def test_later(process_pool):
-            assert run_tasks("process", square, (4,), tasks=2, workers=1,
+            assert run_tasks("process", square, 4, tasks=2, workers=1,
                              executor=process_pool).results == [16, 16]
         """
     )
@@ -351,20 +354,20 @@ def test_an_exception_in_a_worker_fails_the_test_with_the_workers_traceback(inne
         from pytest_gil import run_tasks
 
         def test_serial():
-            run_tasks("serial", boom, (1,), tasks=1)
+            run_tasks("serial", boom, 1, tasks=1)
 
         def test_thread():
-            run_tasks("thread", boom, (2,), tasks=2, workers=2)
+            run_tasks("thread", boom, 2, tasks=2, workers=2)
 
         def test_thread_runner(thread_runner):
             thread_runner.run(boom, 3, workers=2)
 
         def test_process(process_pool):
-            run_tasks("process", boom, (4,), tasks=2, workers=1, executor=process_pool)
+            run_tasks("process", boom, 4, tasks=2, workers=1, executor=process_pool)
 
         def test_later(process_pool, thread_runner):
             assert thread_runner.run(square, 5, workers=2).results == [25, 25]
-            assert run_tasks("process", square, (5,), tasks=2, workers=1,
+            assert run_tasks("process", square, 5, tasks=2, workers=1,
                              executor=process_pool).results == [25, 25]
         """
     )
@@ -379,14 +382,14 @@ def test_an_exception_in_a_worker_fails_the_test_with_the_workers_traceback(inne
                 f"E       ValueError: boom {n}",
                 "jobs.py:*: ValueError",
                 "The above exception was the direct cause of the following exception:",
-                f"E       pytest_gil.runners.WorkerError: task 0 raised in a {kind} worker: "
-                f"ValueError: boom {n}",
+                "E       pytest_gil.runtimes.faults.WorkerError: task 0 raised in a "
+                f"{kind} worker: ValueError: boom {n}",
             ]
         )
     # From a process: the worker's traceback (its own frames only) in the message.
     result.stdout.fnmatch_lines(
         [
-            "E       pytest_gil.runners.WorkerError: task 0 raised in a process worker: "
+            "E       pytest_gil.runtimes.faults.WorkerError: task 0 raised in a process worker: "
             "ValueError: boom 4",
             "E       Worker traceback:",
             "E       Traceback (most recent call last):",
@@ -412,7 +415,7 @@ def test_an_exception_in_a_sub_interpreter_fails_with_its_traceback(inner: Inner
 
         def test_interpreter(executor_factory):
             ex = executor_factory("interpreter", max_workers=1)
-            run_tasks("interpreter", boom, (6,), tasks=1, executor=ex)
+            run_tasks("interpreter", boom, 6, tasks=1, executor=ex)
 
         def test_lambda(executor_factory):
             ex = executor_factory("interpreter", max_workers=1)
@@ -424,15 +427,15 @@ def test_an_exception_in_a_sub_interpreter_fails_with_its_traceback(inner: Inner
 
         def test_later(executor_factory):
             ex = executor_factory("interpreter", max_workers=1)
-            assert run_tasks("interpreter", square, (6,), tasks=1, executor=ex).results == [36]
+            assert run_tasks("interpreter", square, 6, tasks=1, executor=ex).results == [36]
         """
     )
     result = inner.run()
     result.assert_outcomes(failed=3, passed=1)
     result.stdout.fnmatch_lines(
         [
-            "E       pytest_gil.runners.WorkerError: task 0 raised in an interpreter worker: "
-            "ValueError: boom 6",
+            "E       pytest_gil.runtimes.faults.WorkerError: task 0 raised in an interpreter "
+            "worker: ValueError: boom 6",
             "E       Worker traceback:",
             "E       Traceback (most recent call last):",
             'E         File "*jobs.py", line *, in boom',
@@ -444,10 +447,9 @@ def test_an_exception_in_a_sub_interpreter_fails_with_its_traceback(inner: Inner
         [
             "E       TypeError: test_lambda.<locals>.<lambda> cannot be sent to a "
             "sub-interpreter: it is a lambda*module-level function with picklable arguments*",
-            "E       pytest_gil.runners.WorkerError: task 0: the result of give_lock(...) cannot "
-            "be "
-            "pickled (TypeError: cannot pickle '_thread.lock' object), so the worker cannot send "
-            "it back*",
+            "E       pytest_gil.runtimes.faults.WorkerError: task 0: the result of give_lock(...) "
+            "cannot be pickled (TypeError: cannot pickle '_thread.lock' object), so the worker "
+            "cannot send it back*",
         ]
     )
     inner.assert_clean_end()
@@ -466,7 +468,7 @@ def test_a_dead_worker_fails_its_test_and_the_session_pool_is_rebuilt(inner: Inn
         from pytest_gil import run_tasks
 
         def test_os_exit(process_pool):
-            run_tasks("process", exit_now, (3,), tasks=1, executor=process_pool)
+            run_tasks("process", exit_now, 3, tasks=1, executor=process_pool)
 
         def test_sigkill(process_pool):
             run_tasks("process", kill_self, tasks=1, executor=process_pool)
@@ -476,11 +478,11 @@ def test_a_dead_worker_fails_its_test_and_the_session_pool_is_rebuilt(inner: Inn
 
         def test_factory_pool(executor_factory):
             ex = executor_factory("process", max_workers=2)
-            run_tasks("process", exit_now, (4,), tasks=2, workers=2, executor=ex)
+            run_tasks("process", exit_now, 4, tasks=2, workers=2, executor=ex)
 
         def test_later(process_pool):
             assert process_pool.rebuilds >= 3
-            assert run_tasks("process", square, (7,), tasks=2, workers=1,
+            assert run_tasks("process", square, 7, tasks=2, workers=1,
                              executor=process_pool).results == [49, 49]
         """
     )
@@ -527,7 +529,7 @@ def test_thread_runner_spins(thread_runner):
 
 def test_later(process_pool, thread_runner):
     assert thread_runner.run(square, 8, workers=2).results == [64, 64]
-    assert run_tasks("process", square, (8,), tasks=2, workers=2,
+    assert run_tasks("process", square, 8, tasks=2, workers=2,
                      executor=process_pool).results == [64, 64]
 """
 
@@ -568,7 +570,7 @@ def test_a_thread_blocked_in_c_code_is_reported_and_does_not_block_exit(inner: I
             ex.submit(sleep_forever).result()
 
         def test_later():
-            assert run_tasks("thread", square, (9,), tasks=2, workers=2).results == [81, 81]
+            assert run_tasks("thread", square, 9, tasks=2, workers=2).results == [81, 81]
         """
     )
     result = inner.run("-rf", "--timeout-method=signal", timeout=45)
@@ -627,14 +629,14 @@ from pytest_gil import run_tasks
 MARKER = os.path.join(os.path.dirname(__file__), "started")
 
 def test_process(process_pool):
-    run_tasks("process", sleep_forever, (MARKER,), tasks=2, workers=2, executor=process_pool)
+    run_tasks("process", sleep_forever, MARKER, tasks=2, workers=2, executor=process_pool)
 
 def test_thread():
-    run_tasks("thread", spin_forever, (MARKER,), tasks=2, workers=2)
+    run_tasks("thread", spin_forever, MARKER, tasks=2, workers=2)
 
 def test_factory(executor_factory):
     ex = executor_factory("process", max_workers=2)
-    run_tasks("process", spin_forever, (MARKER,), tasks=2, workers=2, executor=ex)
+    run_tasks("process", spin_forever, MARKER, tasks=2, workers=2, executor=ex)
 """
 
 
@@ -727,15 +729,15 @@ def test_an_xdist_worker_crash_does_not_lose_the_other_results(inner: Inner) -> 
         import pytest
         from jobs import square
         from pytest_gil import run_tasks
-        from pytest_gil.claims import record
+        from pytest_gil.records import add as record
 
         def test_crash(process_pool):
-            run_tasks("process", square, (2,), tasks=1, executor=process_pool)
+            run_tasks("process", square, 2, tasks=1, executor=process_pool)
             os._exit(1)
 
         @pytest.mark.parametrize("n", range(6))
         def test_other(n, process_pool):
-            assert run_tasks("process", square, (n,), tasks=1,
+            assert run_tasks("process", square, n, tasks=1,
                              executor=process_pool).results == [n * n]
             record({"claim": f"other.{n}", "verdict": "confirmed", "expected": "confirmed",
                     "detail": "synthetic"})
@@ -761,27 +763,27 @@ RECORDS = """
 import os
 from jobs import exit_now, sleep_forever, square
 from pytest_gil import run_tasks
-from pytest_gil.claims import record
+from pytest_gil.records import add as record
 
 MARKER = os.path.join(os.path.dirname(__file__), "started")
 
 def test_records(process_pool):
-    run_tasks("process", square, (2,), tasks=1, executor=process_pool)
+    run_tasks("process", square, 2, tasks=1, executor=process_pool)
     record({"claim": "gil.one-thread-at-a-time", "verdict": "confirmed",
             "expected": "confirmed", "detail": "synthetic"})
 """
 
 DIES = """
 def test_worker_dies(process_pool):
-    run_tasks("process", exit_now, (5,), tasks=1, executor=process_pool)
+    run_tasks("process", exit_now, 5, tasks=1, executor=process_pool)
 
 def test_later(process_pool):
-    assert run_tasks("process", square, (3,), tasks=1, executor=process_pool).results == [9]
+    assert run_tasks("process", square, 3, tasks=1, executor=process_pool).results == [9]
 """
 
 HANGS_AFTER_RECORDING = """
 def test_hangs(process_pool):
-    run_tasks("process", sleep_forever, (MARKER,), tasks=1, executor=process_pool)
+    run_tasks("process", sleep_forever, MARKER, tasks=1, executor=process_pool)
 """
 
 
@@ -854,7 +856,7 @@ def test_a_task_left_running_in_the_session_pool_does_not_hang_later_tests(inner
 
         @pytest.mark.timeout(2)
         def test_later(process_pool):
-            assert run_tasks("process", square, (3,), tasks=1,
+            assert run_tasks("process", square, 3, tasks=1,
                              executor=process_pool).results == [9]
         """
     )

@@ -1,7 +1,7 @@
 """The report: records from tests, the terminal summary, the JSON/HTML/Markdown files.
 
 End to end with pytester (a pytest run in a subprocess): the test files call
-``pytest_gil.reporting.add_record`` with synthetic records, so these tests measure nothing
+``pytest_gil.report.collect.add_record`` with synthetic records, so these tests measure nothing
 and run in seconds.
 """
 
@@ -17,52 +17,85 @@ from typing import Any
 
 import pytest
 
-from pytest_gil import html_report, reporting
+from pytest_gil.report import collect, files, terminal
+from pytest_gil.report.html import render_html
 
 REPO = Path(__file__).resolve().parents[1]
 
-# A helper module the generated test files import: realistic RECORDs (docs/DESIGN.md).
+# A helper module the generated test files import: realistic schema-2 RECORDs and CHECKs
+# (docs/REPORT_SCHEMA.md; a CHECK has the shape of pytest_gil.engine.check.Check.to_dict()).
 GILREC = """
-from pytest_gil.reporting import add_record
+import uuid
+
+from pytest_gil.report.collect import add_record
+
+
+def figure(name, value, unit="", spread=0.05, n=6):
+    return {"name": name, "value": value, "low": value * (1 - spread),
+            "high": value * (1 + spread), "unit": unit, "n": n}
 
 
 def scaling_check(executor="thread", workers=2, speedup=1.02, p=1.0, rounds=6, ideal=None,
                   label="calc", verdict="confirmed"):
     ideal = workers if ideal is None else ideal
+    figures = {"speedup": figure("speedup", speedup, "x", 0.07, rounds),
+               "parallelism": figure("parallelism", p, "CPUs", 0.03, rounds)}
+    bounds = {"ideal": ideal, "confirm": 1.414, "refute": 1.68}
+    other = "refuted" if verdict == "confirmed" else "inconclusive"
     return {
-        "kind": "scaling", "label": label, "executor": executor, "workers": workers,
-        "tasks": workers, "ideal": ideal, "claim_tested": "serialized", "verdict": verdict,
-        "speedup": {"value": speedup, "low": speedup * 0.93, "high": speedup * 1.07},
-        "parallelism": {"value": p, "low": p * 0.97, "high": p * 1.03},
-        "rounds": rounds, "suspect_rounds": 1, "elapsed": 1.7,
-        "bounds": {"ideal": ideal, "confirm": 1.414, "refute": 1.68},
+        "id": uuid.uuid4().hex[:16], "kind": "scaling", "label": label, "executor": executor,
+        "workers": workers, "tasks": workers, "fn": "calc", "cpu_bound": True,
+        "signals": ["speedup", "parallelism"], "ideal": ideal, "claim_tested": "serialized",
+        "verdict": verdict, "verdicts": {"serialized": verdict, "parallel": other},
+        "figure": figures["speedup"], "figures": figures,
+        "rounds": rounds, "suspect_rounds": 1, "elapsed": 1.7, "stop": "decided",
+        "bounds": bounds,
+        "all_bounds": {"serialized": bounds,
+                       "parallel": {"ideal": ideal, "confirm": 1.414, "refute": 1.19}},
         "alpha": {"confirm": 0.001, "refute": 0.0001},
         "gil": {"enabled": True, "changed": False}, "reason": "",
-        "raw": [{"t_serial": 0.1, "t_parallel": 0.1 / speedup, "cpu_parallel": 0.1,
-                 "order": "SP" if i % 2 else "PS", "suspect": i == 0,
-                 "noise": {"foreign_cpu": 0.02, "steal": 0.0, "throttled": False}}
+        "detail": f"{label}: speedup {speedup:.2f}x, {rounds} rounds -> serialized {verdict}",
+        "runtime": "CPython (synthetic)",
+        "raw": [{"t_serial": 0.1, "t_parallel": 0.1 / speedup, "cpu_serial": 0.1,
+                 "cpu_parallel": 0.1, "order": "PS" if i % 2 else "SP", "serial_demand": None,
+                 "values": {"speedup": speedup, "parallelism": p}, "flipped": bool(i % 2),
+                 "warmup": i == 0, "suspect": i == 1, "excluded": "", "seconds": 0.3,
+                 "gil_enabled": True,
+                 "noise": {"foreign_cpu": 0.02, "steal": 0.0, "throttled": False,
+                           "reasons": [], "flags": []}}
                 for i in range(rounds)],
+        "looks": [{"n": rounds, "verdicts": {"serialized": verdict, "parallel": other},
+                   "intervals": {"speedup": {"value": speedup, "low": speedup * 0.93,
+                                             "high": speedup * 1.07}}}],
     }
 
 
 def latency_check():
+    series = [{"x": x, "value": x * 0.9, "low": x * 0.7, "high": x * 1.1, "n": 5}
+              for x in (0.001, 0.005, 0.02)]
+    ratio = figure("latency ratio", 18.0, "x", 0.2, 5)
     return {
-        "kind": "latency", "label": "sleep(1ms) wake-up under 2 calc threads",
-        "executor": "thread", "workers": 3, "verdict": "confirmed", "rounds": 5,
-        "x_name": "switch interval (s)", "y_name": "wake-up latency (s)",
-        "series": [{"x": x, "value": x * 0.9, "low": x * 0.7, "high": x * 1.1}
-                   for x in (0.001, 0.005, 0.02)],
+        "id": uuid.uuid4().hex[:16], "kind": "latency",
+        "label": "sleep(1ms) wake-up under 2 calc threads", "executor": "thread",
+        "workers": 3, "tasks": 5, "claim_tested": "grows", "verdict": "confirmed",
+        "verdicts": {"grows": "confirmed"}, "figure": ratio, "figures": {"latency_ratio": ratio},
+        "rounds": 5, "x_name": "switch interval (s)", "y_name": "wake-up latency (s)",
+        "series": series,
     }
 
 
 def claim(claim_id, verdict="confirmed", expected="confirmed", checks=None, figure=True,
-          says="GIL 保证CPython一个进程中,只有一个线程执行字节码", detail="2 threads x calc"):
+          statement="GIL 保证CPython一个进程中,只有一个线程执行字节码",
+          detail="2 threads x calc"):
     checks = [scaling_check()] if checks is None else checks
     if figure is True:
-        figure = {"name": "speedup", "value": 1.02, "low": 0.95, "high": 1.08, "unit": "x"}
+        figure = {"name": "speedup", "value": 1.02, "low": 0.95, "high": 1.08, "unit": "x",
+                  "n": 6}
     add_record({
-        "claim": claim_id, "verdict": verdict, "expected": expected, "document_says": says,
-        "figure": figure, "detail": detail, "checks": checks,
+        "claim": claim_id, "catalogue": "tests", "variant": None, "verdict": verdict,
+        "expected": expected, "expected_reason": "one thread at a time with the GIL",
+        "statement": statement, "measured": "speedup of 2 threads over serial",
+        "source": "a blog post", "figure": figure, "detail": detail, "checks": checks,
     })
 """
 
@@ -104,7 +137,9 @@ def gil(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Py
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pytest_gil.reporting", "-p", "no:randomly", *args)
+    return pytester.runpytest_subprocess(
+        "-p", "pytest_gil.report.collect", "-p", "no:randomly", *args
+    )
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -197,7 +232,7 @@ def test_format_summary_truncates_to_the_width_it_is_given() -> None:
         ],
     }
     for width in (60, 80, 132):
-        lines = [line for line, _ in reporting.format_summary(doc, width)]
+        lines = [line for line, _ in terminal.format_summary(doc, width)]
         assert max(map(len, lines)) <= width
         assert any("1.00x [0.50, 2.00]" in line for line in lines), lines
 
@@ -223,7 +258,7 @@ def test_json_html_and_markdown_are_written_per_runtime_tag(gil: pytest.Pytester
 
     doc = load(path)
     assert doc["schema"] == "pytest-gil-report"
-    assert doc["schema_version"] == reporting.SCHEMA_VERSION
+    assert doc["schema_version"] == files.SCHEMA_VERSION
     assert doc["tag"] == tag
     assert doc["runtime"]["version"].startswith(f"{vi.major}.{vi.minor}")
     assert doc["runtime_label"]
@@ -241,10 +276,13 @@ def test_json_html_and_markdown_are_written_per_runtime_tag(gil: pytest.Pytester
     assert first["outcome"] == "passed" and first["duration"] >= 0
     assert first["worker"] is None
     assert len(first["checks"][0]["raw"]) == 6  # raw rounds kept
-    assert first["document_says"].startswith("GIL 保证")
+    assert first["statement"].startswith("GIL 保证")
+    assert first["checks"][0]["figures"]["speedup"]["value"] == 1.02
 
     md = (out / f"gil-{tag}.md").read_text(encoding="utf-8")
     assert "| gil.one-thread-at-a-time | confirmed | confirmed | speedup 1.02× [0.95, 1.08] |" in md
+    assert md.count("| statement |") == 1
+    assert "(passed) | GIL 保证CPython" in md
 
 
 def test_records_from_setup_teardown_and_skipped_tests_are_kept(gil: pytest.Pytester) -> None:
@@ -281,7 +319,7 @@ def test_records_from_setup_teardown_and_skipped_tests_are_kept(gil: pytest.Pyte
 def test_add_record_outside_a_test_does_nothing(gil: pytest.Pytester) -> None:
     gil.makepyfile(
         test_outside="""
-        from pytest_gil.reporting import add_record, current_item
+        from pytest_gil.report.collect import add_record, current_item
         from gilrec import claim
 
         claim("at.import")  # collection time: no test is running
@@ -302,7 +340,7 @@ def test_records_are_plain_json(gil: pytest.Pytester) -> None:
     gil.makepyfile(
         test_plain="""
         import dataclasses, enum, math, pathlib
-        from pytest_gil.reporting import add_record
+        from pytest_gil.report.collect import add_record
 
         class Kind(enum.Enum):
             SCALING = "scaling"
@@ -340,11 +378,11 @@ def test_to_plain_converts_what_the_engine_may_hand_over() -> None:
     class Color(enum.IntEnum):
         RED = 1
 
-    assert reporting.to_plain({1: (Color.RED, {2.5, float("nan")})}) == {"1": [1, [None, 2.5]]} or (
-        reporting.to_plain({1: (Color.RED, {2.5, float("nan")})}) == {"1": [1, [2.5, None]]}
+    assert collect.to_plain({1: (Color.RED, {2.5, float("nan")})}) == {"1": [1, [None, 2.5]]} or (
+        collect.to_plain({1: (Color.RED, {2.5, float("nan")})}) == {"1": [1, [2.5, None]]}
     )
-    assert type(reporting.to_plain(Color.RED)) is int
-    assert reporting.to_plain(b"\xff") == "\ufffd"
+    assert type(collect.to_plain(Color.RED)) is int
+    assert collect.to_plain(b"\xff") == "\ufffd"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,11 +525,11 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="No space"):
-        reporting.write_atomic(target, "new")
+        files.write_atomic(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
     monkeypatch.undo()
-    reporting.write_atomic(target, "new")
+    files.write_atomic(target, "new")
     assert target.read_text() == "new"
     assert target.stat().st_mode & 0o644 == 0o644
 
@@ -579,7 +617,7 @@ EVIL = "<script>alert('x')</script> \\"q\\" & <img src=x onerror=alert(1)> $x$"
 def test_hostile(evil):
     check = scaling_check(label=evil)
     check["reason"] = evil
-    claim(evil, verdict=evil, expected="confirmed", says=evil, detail=evil, checks=[check],
+    claim(evil, verdict=evil, expected="confirmed", statement=evil, detail=evil, checks=[check],
           figure={"name": evil, "value": 1.0, "low": 0.9, "high": 1.1, "unit": evil})
 """
 
@@ -618,8 +656,15 @@ sys.modules["matplotlib"] = None  # import blocker: `import matplotlib` raises I
     assert "raw rounds" in page  # the numbers are still there, in tables
 
 
+def _figure(name: str, value: float, unit: str, spread: float) -> dict[str, Any]:
+    return {"name": name, "value": value, "low": value * (1 - spread),
+            "high": value * (1 + spread), "unit": unit, "n": 6}
+
+
 def _plot_page() -> dict[str, Any]:
     def check(executor: str, workers: int, speedup: float, p: float, ideal: int) -> dict[str, Any]:
+        figures = {"speedup": _figure("speedup", speedup, "x", 0.1),
+                   "parallelism": _figure("parallelism", p, "CPUs", 0.05)}
         return {
             "kind": "scaling",
             "label": "calc",
@@ -627,8 +672,8 @@ def _plot_page() -> dict[str, Any]:
             "workers": workers,
             "tasks": workers,
             "ideal": ideal,
-            "speedup": {"value": speedup, "low": speedup * 0.9, "high": speedup * 1.1},
-            "parallelism": {"value": p, "low": p * 0.95, "high": p * 1.05},
+            "figure": figures["speedup"],
+            "figures": figures,
             "rounds": 6,
             "verdict": "confirmed",
         }
@@ -637,16 +682,19 @@ def _plot_page() -> dict[str, Any]:
     scaling += [
         check("process", w, min(w, 2) * 0.9, min(w, 2) * 0.95, min(w, 2)) for w in (1, 2, 4)
     ]
+    ratio = _figure("latency ratio", 20.0, "x", 0.2)
     latency = {
         "kind": "latency",
         "label": "wake-up",
         "executor": "thread",
+        "figure": ratio,
+        "figures": {"latency_ratio": ratio},
         "x_name": "switch interval (s)",
         "series": [{"x": x, "value": x, "low": x * 0.8, "high": x * 1.2} for x in (0.001, 0.02)],
     }
     return {
         "schema": "pytest-gil-report",
-        "schema_version": 1,
+        "schema_version": 2,
         "runtime": {"implementation": "CPython", "version": "3.11.7", "usable_cpus": 2},
         "results": [
             {"claim": "gil.one-thread-at-a-time", "verdict": "confirmed", "checks": scaling},
@@ -657,7 +705,7 @@ def _plot_page() -> dict[str, Any]:
 
 def test_the_page_embeds_its_plots_and_makes_no_external_request() -> None:
     pytest.importorskip("matplotlib")
-    page = html_report.render_html(_plot_page())
+    page = render_html(_plot_page())
     assert page.count('<img alt="') == 3  # speedup, latency, P overview
     assert "Could not draw" not in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
@@ -667,7 +715,7 @@ def test_the_page_embeds_its_plots_and_makes_no_external_request() -> None:
 
 def test_plots_are_skipped_when_matplotlib_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    page = html_report.render_html(_plot_page())
+    page = render_html(_plot_page())
     assert "matplotlib is not available" in page and "<img" not in page
 
 

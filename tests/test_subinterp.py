@@ -1,4 +1,4 @@
-"""Tests of pytest_gil.subinterp: the sub-interpreter executor.
+"""Tests of pytest_gil.runtimes.subinterp: the sub-interpreter executor.
 
 Run under whatever interpreter runs pytest: 3.12 (``_xxsubinterpreters``) and 3.13
 (``_interpreters``) exercise the real executor; 3.10/3.11 skip those tests with a reason. The
@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from pytest_gil import subinterp
-from pytest_gil.subinterp import (
+from pytest_gil.runtimes import subinterp
+from pytest_gil.runtimes.subinterp import (
     BrokenInterpreterPool,
     InterpreterPoolExecutor,
     SubinterpreterError,
@@ -42,6 +42,7 @@ from pytest_gil.subinterp import (
     subinterpreter_api,
     unavailable_reason,
 )
+from pytest_gil.runtimes.subinterp_pools import StdlibGlue
 
 API = subinterpreter_api()
 needs_api = pytest.mark.skipif(API is None, reason=unavailable_reason() or "")
@@ -189,22 +190,24 @@ def executor(baseline: tuple[int, list[int]]) -> Iterator[InterpreterPoolExecuto
 
 
 def test_api_matches_the_version() -> None:
-    expected = {(3, 12): "_xxsubinterpreters", (3, 13): "_interpreters"}
     if sys.implementation.name != "cpython" or sys.version_info < (3, 12):
         assert API is None
         assert "3.12" in (unavailable_reason() or "")
-    elif sys.version_info[:2] in expected:
-        assert expected[sys.version_info[:2]] == API
-        assert unavailable_reason() is None
-    else:
-        assert API in ("concurrent.interpreters", "_interpreters")
+        return
+    if sys.version_info[:2] == (3, 12):
+        assert API == "_xxsubinterpreters"
+    elif sys.version_info[:2] == (3, 13):
+        assert API == "_interpreters"
+    else:  # 3.14+: the stdlib module and its executor
+        assert API == "concurrent.interpreters"
+    assert unavailable_reason() is None
 
 
 def test_detection_is_cheap_and_never_crashes() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from pytest_gil.subinterp import subinterpreter_api, list_interpreters
+        from pytest_gil.runtimes.subinterp import subinterpreter_api, list_interpreters
         print(subinterpreter_api())
         heavy = {"_interpreters", "_xxsubinterpreters", "concurrent.interpreters",
                  "concurrent.futures.interpreter", "numpy", "scipy", "psutil"}
@@ -284,7 +287,8 @@ def test_submit_timed_reports_timing(
     assert isinstance(rec, TimedResult)
     assert rec.result == 0
     assert rec.end >= rec.start
-    assert rec.cpu >= 0.0
+    # counting to 100 000 takes milliseconds of CPU, all of it within the timed span
+    assert 0.0 < rec.cpu <= (rec.end - rec.start) + 1e-4
     assert rec.pid == os.getpid()
     assert rec.interpreter_id != 0
     assert rec.thread_id != threading.get_ident()
@@ -312,10 +316,14 @@ def test_warm_reports_the_start_cost(
     for w in warm.workers:
         assert w.create is not None and w.create > 0
         assert w.bootstrap is not None and w.bootstrap > 0
-        assert w.imports >= 0
-    assert warm.wall > 0
+        # neither module was imported in a fresh interpreter: importing them took time
+        assert w.imports > 0
+    assert warm.wall >= max(w.imports for w in warm.workers)
     again = executor.warm([targets.__name__])
-    assert {w.interpreter_id for w in again.workers} == {w.interpreter_id for w in warm.workers}
+    # the same workers, not started again: the same interpreters and start costs
+    assert [(w.interpreter_id, w.thread_id, w.create, w.bootstrap) for w in again.workers] == [
+        (w.interpreter_id, w.thread_id, w.create, w.bootstrap) for w in warm.workers
+    ]
 
 
 # --------------------------------------------------------------------------- errors
@@ -335,7 +343,7 @@ def test_builtin_exception_comes_back_with_remote_traceback(
     tb = remote_traceback(info.value)
     assert tb is not None
     assert "in raise_value_error" in tb and "raise ValueError(msg)" in tb
-    assert "_sub_execute" not in tb
+    assert "sub_execute" not in tb
     assert cause.tb == tb
     assert "Remote traceback" in str(cause)
     # the worker survives its task's exception
@@ -564,10 +572,12 @@ def test_process_exits_cleanly(targets: ModuleType) -> None:
     code = textwrap.dedent(
         f"""
         import sys
-        from pytest_gil.subinterp import InterpreterPoolExecutor
+        from pytest_gil.runtimes.subinterp import InterpreterPoolExecutor
         import {targets.__name__} as targets
-        assert "hashlib" not in sys.modules or {subinterp.CPYTHON_KWTUPLE_BUG!r}
+        assert "hashlib" not in sys.modules
         done = InterpreterPoolExecutor(max_workers=2)
+        # the gh-119213 mitigation imports hashlib in the parent, on the affected versions only
+        assert ("hashlib" in sys.modules) is {subinterp.CPYTHON_KWTUPLE_BUG!r}
         done.warm(["hashlib", "zlib"])
         done.shutdown()
         left = InterpreterPoolExecutor(max_workers=2)
@@ -658,7 +668,7 @@ def test_two_workers_run_in_parallel(
 # --------------------------------------------------------------------------- 3.14 glue
 
 
-class _ThreadGlue(subinterp._StdlibGlue, ThreadPoolExecutor):
+class _ThreadGlue(StdlibGlue, ThreadPoolExecutor):
     """The 3.14 glue over a plain ThreadPoolExecutor (runs in this interpreter's threads)."""
 
     _sync_sys_path = False

@@ -107,7 +107,8 @@ def test_sha256_and_zlib_give_the_same_answer_in_every_process() -> None:
 
 
 class FakeClock:
-    """A perf_counter whose workload costs exactly ``per_unit`` seconds per unit of size."""
+    """A thread CPU clock whose workload costs exactly ``per_unit`` seconds per unit of size
+    (calibration times the thread's CPU time, so load does not shrink the sizes)."""
 
     def __init__(self, per_unit: float, overhead: float = 0.0) -> None:
         self.now = 0.0
@@ -115,7 +116,7 @@ class FakeClock:
         self.overhead = overhead
         self.calls: list[int] = []
 
-    def perf_counter(self) -> float:
+    def thread_time(self) -> float:
         return self.now
 
     def work(self, n: int) -> None:
@@ -129,14 +130,14 @@ def test_size_for_finds_the_size_of_a_linear_workload(
     monkeypatch: pytest.MonkeyPatch, target: float, per_unit: float
 ) -> None:
     clock = FakeClock(per_unit)
-    monkeypatch.setattr(workloads, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(workloads, "time", SimpleNamespace(thread_time=clock.thread_time))
     n = size_for(clock.work, target, start=10)
     assert abs(n - target / per_unit) <= 1 + 1e-6 * target / per_unit  # int() truncation
 
 
 def test_size_for_corrects_for_a_fixed_overhead(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock(1e-7, overhead=0.001)
-    monkeypatch.setattr(workloads, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(workloads, "time", SimpleNamespace(thread_time=clock.thread_time))
     n = size_for(clock.work, 0.05, start=10)
     # The task lasts n·cost + overhead: within a few percent of the target.
     assert clock.overhead + n * clock.per_unit == pytest.approx(0.05, rel=0.05)
@@ -179,3 +180,22 @@ def test_calibration_does_not_keep_its_probe_buffers_alive() -> None:
     cal = calibrate(0.005)
     kept = sum(len(b) for b in workloads._buffers.values())
     assert kept <= cal.sha256_bytes + cal.zlib_bytes
+
+
+def test_calibration_times_cpu_not_wall_so_load_does_not_shrink_the_sizes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A workload that waits as long again as it computes (a loaded machine) keeps its size:
+    only the thread's CPU time counts."""
+    clock = FakeClock(1e-7)
+    wall = [0.0]
+
+    def loaded(n: int) -> None:
+        before = clock.now
+        clock.work(n)
+        wall[0] += 2 * (clock.now - before)  # half of the wall time spent waiting for a core
+
+    monkeypatch.setattr(workloads, "time", SimpleNamespace(thread_time=clock.thread_time,
+                                                           perf_counter=lambda: wall[0]))
+    n = size_for(loaded, 0.05, start=10)
+    assert n * clock.per_unit == pytest.approx(0.05, rel=0.01)

@@ -28,7 +28,7 @@ from ..runtimes.threads import Call, task_calls
 from ..vocabulary import Hypothesis, worker_noun
 from .check import Check, from_run, not_testable, record_check
 from .rounds import Design, FunctionDesign, Round, run_rounds
-from .scaling import check_pool, executor_for, fn_name, make_test
+from .scaling import check_pool, executor_for, fn_name, ideal_speedup, make_test
 
 if TYPE_CHECKING:
     from ..profile import RuntimeProfile
@@ -166,7 +166,7 @@ def measure_parallelism(
     hyp = Hypothesis.parse(hypothesis).value
     calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks, default_tasks=workers)
     prof = _profile(profile)
-    ideal = float(min(workers, len(calls), prof.usable_cpus))
+    ideal = ideal_speedup(workers, len(calls), prof.usable_cpus)
     name = fn_name(fn)
     label = label or f"{name} on {worker_noun(executor, workers)}"
     setup = {"executor": executor, "workers": workers, "tasks": len(calls), "fn": name}
@@ -227,33 +227,43 @@ class _Spinners:
             t.join()
 
 
+def jain(shares: Sequence[float]) -> float:
+    """Jain's fairness index ``(Σx)² / (n·Σx²)``: 1 when all shares are equal, ``1/n`` when
+    one participant gets everything (NaN when nothing was shared)."""
+    total, squares = sum(shares), sum(x * x for x in shares)
+    return total * total / (len(shares) * squares) if squares > 0 else math.nan
+
+
 class FairnessDesign(Design):
-    """One round: a window of the spinning threads; its signal is Jain's index × n."""
+    """One round: a window of the spinning threads; its signal is Jain's index × n.
+
+    The window is exactly the sleep between two reads of the counters, taken inside the
+    round, so nothing the loop does between rounds (noise readings, the statistics) falls in
+    it: each read is a few bytecodes, and the main thread waits for the GIL only once, when
+    it wakes up."""
+
+    cpu_bound = True  # the spinning threads should own the CPUs: foreign load is noise
 
     def __init__(self, spinners: _Spinners, window: float) -> None:
         self.spinners = spinners
         self.window = window
         self.n = len(spinners.counts)
         self.label = f"fairness of {self.n} CPU-bound threads"
-        self._last = (list(spinners.counts), time.perf_counter())
 
     def sequential_test(self) -> SequentialTest:
         return make_test(float(self.n), ("served",), "serialized")
 
     def round(self, index: int, flipped: bool) -> Round:
-        from ..stats import jain_index
-
+        before, t0 = list(self.spinners.counts), time.perf_counter()
         time.sleep(self.window)
-        snap, now = list(self.spinners.counts), time.perf_counter()
-        before, t0 = self._last
-        self._last = (snap, now)
-        deltas = [b - a for a, b in zip(before, snap, strict=True)]
+        after, t1 = list(self.spinners.counts), time.perf_counter()
+        deltas = [b - a for a, b in zip(before, after, strict=True)]
         total = sum(deltas)
         if total <= 0:
-            return Round({"served": math.nan}, {"window": now - t0, "iterations": deltas})
-        j = jain_index(deltas)
+            return Round({"served": math.nan}, {"window": t1 - t0, "iterations": deltas})
+        j = jain(deltas)
         return Round({"served": j * self.n}, {
-            "window": round(now - t0, 6), "iterations": deltas,
+            "window": round(t1 - t0, 6), "iterations": deltas,
             "shares": [round(d / total, 4) for d in deltas], "jain": round(j, 4)})
 
 
@@ -308,6 +318,8 @@ class LatencyDesign(Design):
     """One round: the mean wake-up delay at every switch interval (order reversed when
     flipped); its signal is latency(largest) / latency(smallest)."""
 
+    cpu_bound = True  # foreign load delays a wake-up too: such rounds are excluded
+
     def __init__(self, intervals: Sequence[float], sleep: float, samples: int) -> None:
         self.intervals = list(intervals)
         self.sleep = sleep
@@ -358,7 +370,8 @@ def measure_wakeup_latency(
     budget: float | None = None,
 ) -> Check:
     """How late does a thread that sleeps ``sleep`` seconds run again while ``cpu_threads``
-    threads run a counting loop, at each switch interval?
+    threads run a counting loop, at each switch interval?  (``cpu_threads=0``: the sleeper
+    alone, the control where the latency does not depend on the interval.)
 
     With a GIL the waking thread waits for a CPU-bound thread to drop it, which it is asked to
     do only after a full switch interval (``Python/ceval_gil.c``): the latency grows with the
@@ -370,7 +383,9 @@ def measure_wakeup_latency(
     sis = sorted(float(x) for x in switch_intervals)
     if len(sis) < 2 or sis[0] <= 0:
         raise ValueError("need at least two positive switch intervals")
-    settings.positive_int("cpu_threads", cpu_threads)
+    if not isinstance(cpu_threads, int) or isinstance(cpu_threads, bool) or cpu_threads < 0:
+        raise ValueError(f"cpu_threads must be 0 (the sleeper alone: a control) or more, got "
+                         f"{cpu_threads!r}")
     settings.positive_int("samples", samples)
     saved = sys.getswitchinterval()
     baseline = statistics.median(_late_by(samples * 2, sleep))

@@ -79,6 +79,27 @@ class GilReleaseResult(Check):
     def call_seconds(self) -> float:
         return float(self.setup.get("call_seconds", math.nan))
 
+    def __str__(self) -> str:
+        fn = self.setup.get("fn", "fn")
+        head = {True: f"{fn} releases the GIL", False: f"{fn} holds the GIL",
+                None: f"{fn}: undecided whether it releases the GIL"}[self.releases]
+        lines = [head]
+        ratio, fraction = self.ratio, self.released_fraction
+        if ratio is not None and fraction is not None:
+            lines.append(f"  a Python thread beside it kept {ratio} of its solo rate (holds ≈ "
+                         f"0.5, releases ≈ 1; decision bound 0.71) — released fraction "
+                         f"{fraction.format()} — over {self.rounds} rounds "
+                         f"({self.suspect_rounds} disturbed, excluded), {self.elapsed:.2f} s")
+        if math.isfinite(self.call_seconds):
+            lines.append(f"  one call {self.call_seconds * 1000:.3g} ms, "
+                         f"{self.setup.get('tasks')} per window, CPU/wall "
+                         f"{self.setup.get('fn_cpu_ratio')}")
+        if self.reason:
+            lines.append(f"  reason: {self.reason}")
+        if self.runtime:
+            lines.append(f"  runtime: {self.runtime}")
+        return "\n".join(lines)
+
 
 class _Probe:
     """A thread counting iterations of a tight Python loop (it needs the GIL to count)."""

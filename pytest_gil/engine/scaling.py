@@ -98,6 +98,14 @@ class ScalingResult(Check):
         return bool(self.setup.get("cpu_bound", False))
 
 
+def ideal_speedup(workers: int, tasks: int, usable_cpus: int, *, cpu_bound: bool = True
+                  ) -> float:
+    """The speedup ``tasks`` calls on ``workers`` workers reach at best: ``min(workers, tasks,
+    usable CPUs)`` for work that computes; ``min(workers, tasks)`` for work that waits
+    (waiting needs no CPU)."""
+    return float(min(workers, tasks, usable_cpus) if cpu_bound else min(workers, tasks))
+
+
 def pool_kind(pool: cf.Executor) -> str | None:
     """The executor kind a pool runs its tasks on, when it can be told: ``"interpreter"``
     (an ``InterpreterPoolExecutor``), ``"thread"``, ``"process"``; ``None`` for other
@@ -282,7 +290,7 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     label = label or f"{name} in {worker_noun(executor, workers)}"
     waits = waiting or cpu_bound is False
     if ideal is None:
-        ideal = float(min(workers, tasks) if waits else min(workers, tasks, prof.usable_cpus))
+        ideal = ideal_speedup(workers, tasks, prof.usable_cpus, cpu_bound=not waits)
     setup: dict[str, Any] = {"executor": executor, "workers": workers, "tasks": tasks,
                              "fn": name, "cpu_bound": cpu_bound}
     what = f"{worker_noun(executor, workers)} × {name}" + (

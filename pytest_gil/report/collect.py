@@ -1,11 +1,12 @@
 """What a pytest-gil run leaves behind: a terminal summary, JSON, HTML and Markdown reports,
 and JUnit properties.
 
-Claims code and the engine call :func:`add_record` while a test runs, with a RECORD dict
-(``docs/DESIGN.md``).  :class:`ReportPlugin` attaches the records to the test's reports
-(``report.gil``, which xdist ships to the controller), adds them to the test's JUnit
-properties (``gil_claim``, ``gil_verdict``, ``gil_expected``, ``gil_figure``), and at the end of
-the run, on the controller only:
+Claims code and the engine call :func:`pytest_gil.records.add` while a test runs, with a
+RECORD dict (``docs/REPORT_SCHEMA.md``); the plugin installs :func:`add_record` as its sink,
+which merges a test's records (:func:`merge_record`).  :class:`ReportPlugin` attaches them to
+the test's reports (``report.gil``, which xdist ships to the controller), adds them to the
+test's JUnit properties (``gil_claim``, ``gil_verdict``, ``gil_expected``, ``gil_figure``), and
+at the end of the run, on the controller only:
 
 * prints one row per claim or check, under a header naming the runtime;
 * with ``--gil-report DIR`` (ini ``gil_report``) writes ``DIR/gil-<tag>.json`` (schema in
@@ -45,6 +46,7 @@ __all__ = [
     "ReportPlugin",
     "add_record",
     "current_item",
+    "merge_record",
     "record_calibration",
     "to_plain",
 ]
@@ -80,7 +82,7 @@ def current_item() -> pytest.Item | None:
 
 
 def add_record(record: Mapping[str, Any]) -> None:
-    """Attach a RECORD (``docs/DESIGN.md``) to the running test, for the report.
+    """Attach a RECORD (``docs/REPORT_SCHEMA.md``) to the running test, for the report.
 
     The record is converted to plain JSON types (objects with ``to_dict()``, dataclasses,
     tuples, numpy scalars; non-finite floats become ``null``); ``nodeid`` and ``worker`` are
@@ -99,20 +101,34 @@ def add_record(record: Mapping[str, Any]) -> None:
     if rec["worker"] is None:
         rec["worker"] = _worker_id(item.config)
     with _lock:
-        _merge(item.stash.setdefault(_records_key, []), rec, item.stash.get(_sent_key, 0))
+        merge_record(item.stash.setdefault(_records_key, []), rec, item.stash.get(_sent_key, 0))
 
 
-def _merge(recs: list[dict[str, Any]], rec: dict[str, Any], sent: int) -> None:
-    """Add ``rec`` to a test's records.  A check recorded again (an assertion deciding a
-    measured check) replaces its earlier record; a claim decided with checks absorbs their
-    standalone records.  Records already sent to the report (``sent``) stay."""
-    ids = {c.get("id") for c in rec.get("checks") or [] if isinstance(c, Mapping)}
-    ids.discard(None)
+def _check_ids(rec: Mapping[str, Any]) -> set[str]:
+    """The ids of the CHECK records inside ``rec``."""
+    checks = rec.get("checks")
+    if not isinstance(checks, list):
+        return set()
+    return {str(c["id"]) for c in checks if isinstance(c, Mapping) and c.get("id")}
+
+
+def merge_record(recs: list[dict[str, Any]], rec: dict[str, Any], sent: int) -> None:
+    """Add ``rec`` to a test's records ``recs``, of which the first ``sent`` already went to
+    the report of an earlier phase (setup, call) and stay as they are.  Among the others:
+
+    * a standalone check record (``check_id``) recorded again — an assertion deciding a check
+      that was recorded when it was measured — replaces the earlier one;
+    * a claim record absorbs the standalone records of the checks it contains (``checks[*].id``);
+    * a standalone check record whose check a claim record already contains is not added.
+    """
+    ids = _check_ids(rec)
     own = rec.get("check_id")
-    keep = recs[:sent] + [r for r in recs[sent:]
-                          if not (r.get("check_id") and (r.get("check_id") == own
-                                                         or r.get("check_id") in ids))]
-    recs[:] = [*keep, rec]
+    unsent = recs[sent:]
+    if own and any(str(own) in _check_ids(r) for r in unsent if not r.get("check_id")):
+        return  # the claim that contains this check already reports it
+    keep = [r for r in unsent
+            if not (r.get("check_id") and (r["check_id"] == own or str(r["check_id"]) in ids))]
+    recs[sent:] = [*keep, rec]
 
 
 def record_calibration(name: str, data: Any) -> None:
@@ -195,7 +211,7 @@ def register(config: pytest.Config) -> ReportPlugin:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Used when this module is loaded on its own (``-p pytest_gil.reporting``)."""
+    """Used when this module is loaded on its own (``-p pytest_gil.report.collect``)."""
     register(config)
 
 
@@ -542,18 +558,3 @@ def _merge_outcome(current: str, report: pytest.TestReport) -> str:
     if report.failed and current in ("passed", "skipped", "xfailed", "xpassed"):
         return "error"
     return current
-
-
-# ---------------------------------------------------------------------------------------------
-# files
-
-
-# ---------------------------------------------------------------------------------------------
-# terminal
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pytest_gil report``: see :func:`pytest_gil.matrix.main`."""
-    from .matrix import main as matrix_main
-
-    return matrix_main(argv)

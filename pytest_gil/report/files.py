@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from .format import record_title
-from .html import render_html
-from .markdown import render_markdown
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "Written", "write_atomic", "write_reports"]
 
@@ -68,6 +66,9 @@ def write_reports(doc: Mapping[str, Any], directory: Path) -> Written:
     except (TypeError, ValueError) as exc:
         written.problems.append(f"cannot serialise the report for {json_path}: {exc}")
         return written
+    from .html import render_html  # the views load when a report is written
+    from .markdown import render_markdown
+
     outputs: list[tuple[Path, Any]] = [
         (json_path, lambda: text),
         (directory / f"gil-{tag}.md", lambda: render_markdown(doc)),

@@ -11,12 +11,13 @@ import html
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..vocabulary import VERDICTS
 
 __all__ = [
     "Record",
+    "check_figure",
     "counts_text",
     "e",
     "fmt_num",
@@ -29,6 +30,7 @@ __all__ = [
     "num_or_none",
     "record_checks",
     "record_rounds",
+    "record_statement",
     "record_title",
     "runtime_column_label",
     "runtime_facts",
@@ -132,46 +134,85 @@ def format_quantity(
 
 
 def format_figure(figure: Mapping[str, Any] | None, *, ascii_only: bool = False) -> str:
-    """``speedup 1.02x [0.95, 1.08]`` from a RECORD's ``figure``; ``""`` when there is none."""
+    """``speedup 1.02x [0.95, 1.08]`` from a FIGURE (a RECORD's ``figure``, a CHECK's
+    ``figure`` or one of its ``figures``); ``""`` when there is none."""
     if not isinstance(figure, Mapping):
         return ""
     name = str(figure.get("name") or "").strip()
+    unit = str(figure.get("unit") or "")
+    if ascii_only:
+        name, unit = _ascii(name), _ascii(unit)
     q = format_quantity(
         figure.get("value"),
         figure.get("low"),
         figure.get("high"),
-        str(figure.get("unit") or ""),
+        unit,
         ascii_only=ascii_only,
     )
     return f"{name} {q}".strip()
 
 
+def _ascii(text: str) -> str:
+    return text.replace("×", "x").replace("µ", "u").replace("≥", ">=").replace("≤", "<=")
+
+
+def _has_value(figure: Any) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(figure, Mapping) and num_or_none(figure.get("value")) is not None
+
+
+def check_figure(check: Mapping[str, Any], signal: str | None = None) -> dict[str, Any] | None:
+    """A FIGURE of a CHECK record: ``figures[signal]``; without ``signal`` its headline
+    ``figure`` (else its first figure).  ``None`` when the check has no such figure with a
+    value.  A figure without a name is named after its signal."""
+    figures = check.get("figures")
+    figures = figures if isinstance(figures, Mapping) else {}
+    if signal is not None:
+        fig = figures.get(signal)
+        return {"name": signal, **fig} if _has_value(fig) else None
+    headline = check.get("figure")
+    if _has_value(headline):
+        return dict(headline)
+    for name, fig in figures.items():
+        if _has_value(fig):
+            return {"name": str(name), **fig}
+    return None
+
+
 def key_figure(record: Record) -> dict[str, Any] | None:
-    """The record's key figure: its ``figure``, else the first check's speedup or P."""
+    """The record's key figure: its ``figure``, else the first check's headline figure."""
     fig = record.get("figure")
     if isinstance(fig, Mapping) and fig:
         return dict(fig)
     for check in record_checks(record):
-        for key, name, unit in (("speedup", "speedup", "x"), ("parallelism", "P", "")):
-            val = check.get(key)
-            if isinstance(val, Mapping) and val.get("value") is not None:
-                return {"name": name, "unit": unit, **val}
+        found = check_figure(check)
+        if found is not None:
+            return found
     return None
 
 
 def record_title(record: Record) -> str:
-    """What a row is called: the claim id, else the check's label, else the test's name."""
+    """What a row is called: the claim id (with its variant), else the label of the record or
+    of its check, with the hypothesis a standalone check decided (``calc in 2 threads:
+    serialized``), else the test's name."""
     variant = record.get("variant")
     suffix = f" ({variant})" if variant else ""
-    for key in ("claim", "label"):
-        val = record.get(key)
-        if val:
-            return f"{val}{suffix}"
+    if record.get("claim"):
+        return f"{record['claim']}{suffix}"
+    hypothesis = record.get("check")
+    tested = f": {hypothesis}" if hypothesis else ""
+    if record.get("label"):
+        return f"{record['label']}{suffix}{tested}"
     for check in record_checks(record):
         if check.get("label"):
-            return str(check["label"])
+            return f"{check['label']}{tested}"
     nodeid = str(record.get("nodeid") or "?")
     return nodeid.rsplit("::", 1)[-1]
+
+
+def record_statement(record: Record) -> str:
+    """The claim's statement (schema 2 ``statement``; schema 1 called it ``document_says``),
+    ``""`` for a check that is not a claim."""
+    return str(record.get("statement") or record.get("document_says") or "")
 
 
 def record_rounds(record: Record) -> int | None:
@@ -189,6 +230,7 @@ def record_rounds(record: Record) -> int | None:
 
 
 def record_checks(record: Record) -> list[Mapping[str, Any]]:
+    """The CHECK records of a record (anything that is not an object is left out)."""
     checks = record.get("checks")
     if not isinstance(checks, list):
         return []

@@ -13,21 +13,21 @@ from typing import Any
 from ..vocabulary import VERDICTS
 from .format import (
     Record,
+    check_figure,
     e,
     fmt_num,
     fmt_seconds,
     format_figure,
-    format_quantity,
     key_figure,
     mismatch,
     record_checks,
     record_rounds,
+    record_statement,
     record_title,
     runtime_facts,
     session_text,
     verdict_badge,
 )
-from .plots import draw_plots, has_plot_data
 
 __all__ = ["CSP", "CSS", "render_html"]
 
@@ -151,7 +151,7 @@ def _counts_html(results: Sequence[Record]) -> str:
 def _verdict_table(results: Sequence[Record]) -> str:
     rows = [
         '<section id="verdicts"><h2>Verdicts</h2>',
-        "<table><thead><tr><th>#</th><th>claim or check</th><th>the document says</th>"
+        "<table><thead><tr><th>#</th><th>claim or check</th><th>statement</th>"
         "<th>expected</th><th>measured</th><th>key figure</th><th>rounds</th>"
         "</tr></thead><tbody>",
     ]
@@ -173,7 +173,7 @@ def _verdict_table(results: Sequence[Record]) -> str:
             f'<tr{cls}><td class="num"><a href="#r{i}">{i}</a></td>'
             f'<td class="claim" title="{e(rec.get("nodeid"))}"><code>{e(record_title(rec))}</code>'
             "</td>"
-            f'<td class="says">{e(rec.get("document_says") or "")}</td>'
+            f'<td class="says">{e(record_statement(rec))}</td>'
             f"<td>{expected}</td><td>{verdict_badge(rec.get('verdict'))}{flag}"
             f'<div class="detail">test {e(rec.get("outcome"))}{_duration(rec)}{_worker(rec)}'
             "</div></td>"
@@ -195,10 +195,17 @@ def _worker(rec: Record) -> str:
     return f", {e(w)}" if w else ""
 
 
-def _interval_text(val: Any, unit: str = "") -> str:
-    if not isinstance(val, Mapping):
-        return "" if val is None else str(val)
-    return format_quantity(val.get("value"), val.get("low"), val.get("high"), unit)
+def _figures_html(check: Mapping[str, Any]) -> str:
+    """Every figure of a check (``figures``, one per signal), one line each."""
+    figures = check.get("figures")
+    if not isinstance(figures, Mapping):
+        return ""
+    lines = []
+    for signal in figures:
+        fig = check_figure(check, str(signal))
+        if fig is not None:
+            lines.append(f"<div>{e(format_figure(fig))}</div>")
+    return "".join(lines)
 
 
 def _evidence_section(results: Sequence[Record]) -> str:
@@ -214,14 +221,16 @@ def _evidence_section(results: Sequence[Record]) -> str:
             f"<p><b>Test:</b> <code>{e(rec.get('nodeid'))}</code> — {e(rec.get('outcome'))}"
             f"{_duration(rec)}{_worker(rec)}</p>"
         )
-        for key, name in (
-            ("document_says", "The document says"),
-            ("measured", "What is measured"),
-            ("expected_reason", "Expected here because"),
-            ("detail", "Measured"),
+        for name, text in (
+            ("Statement", record_statement(rec)),
+            ("Source", rec.get("source")),
+            ("Catalogue", rec.get("catalogue")),
+            ("What is measured", rec.get("measured")),
+            ("Expected here because", rec.get("expected_reason")),
+            ("Measured", rec.get("detail")),
         ):
-            if rec.get(key):
-                out.append(f"<p><b>{e(name)}:</b> {e(rec.get(key))}</p>")
+            if text:
+                out.append(f"<p><b>{e(name)}:</b> {e(text)}</p>")
         if checks:
             out.append(_checks_table(checks))
         for j, check in enumerate(checks, 1):
@@ -240,7 +249,7 @@ def _checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
     head = (
         '<div class="scroll"><table><thead><tr><th>#</th><th>kind (tested)</th><th>label</th>'
         '<th>executor</th><th title="workers / tasks / ideal">workers / tasks / ideal</th>'
-        "<th>speedup</th><th>P</th><th>bounds</th><th>rounds</th><th>elapsed</th><th>GIL</th>"
+        "<th>figures</th><th>bounds</th><th>rounds</th><th>elapsed</th><th>GIL</th>"
         "<th>verdict</th><th>reason</th></tr></thead><tbody>"
     )
     rows = [head]
@@ -269,8 +278,7 @@ def _checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
         rows.append(
             f'<tr><td class="num">{j}</td><td>{e(kind)}</td><td>{e(c.get("label"))}</td>'
             f'<td>{e(c.get("executor"))}</td><td class="num">{e(shape)}</td>'
-            f'<td class="iv">{e(_interval_text(c.get("speedup"), "x"))}</td>'
-            f'<td class="iv">{e(_interval_text(c.get("parallelism")))}</td>'
+            f'<td class="iv">{_figures_html(c)}</td>'
             f'<td class="detail">{e(bounds_text)}</td><td class="num">{e(rounds)}</td>'
             f'<td class="num">{e(fmt_seconds(c.get("elapsed")))}</td>'
             f"<td>{e(gil_text)}</td>"
@@ -384,6 +392,8 @@ def _run_section(doc: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
 def _plots_section(
     doc: Mapping[str, Any], results: Sequence[Record], profile: Mapping[str, Any], plots: bool
 ) -> str:
+    from .plots import draw_plots, has_plot_data  # loaded only when a page is rendered
+
     out = ['<section id="plots"><h2>Plots</h2>']
     if not has_plot_data(results):
         out.append("<p>No check in this run has data to plot (speedup, P or a series).</p>")
@@ -419,9 +429,3 @@ def _plots_section(
             out.append("</div>")
     out.append("</section>")
     return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------------------------
-# plots (matplotlib imported here only)
-
-

@@ -12,6 +12,7 @@ from .format import (
     md_cell,
     mismatch,
     record_rounds,
+    record_statement,
     record_title,
     runtime_facts,
     session_text,
@@ -35,7 +36,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         f"report schema {md_cell(doc.get('schema_version'))}",
         f"- **verdicts:** {md_cell(counts_text(results))}",
         "",
-        "| claim or check | verdict | expected | key figure | rounds | test | the document says |",
+        "| claim or check | verdict | expected | key figure | rounds | test | statement |",
         "|---|---|---|---|---:|---|---|",
     ]
     for rec in results:
@@ -47,7 +48,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         lines.append(
             f"| {md_cell(record_title(rec))} | {verdict} | {md_cell(rec.get('expected') or '')} "
             f"| {md_cell(format_figure(key_figure(rec)))} | {'' if rounds is None else rounds} "
-            f"| {test} | {md_cell(rec.get('document_says') or '')} |"
+            f"| {test} | {md_cell(record_statement(rec))} |"
         )
     lines.append("")
     return "\n".join(lines)

@@ -9,6 +9,9 @@ the ``gil-*.json`` in it), keeps the newest report per runtime, prints the matri
 Markdown and writes ``DIR/matrix.md`` and ``DIR/matrix.html`` (default ``DIR``: the directory
 of the first file).  A file that is not a readable pytest-gil report is skipped with a
 message naming it and the cause.
+
+Reports of schema 1 (older runs: the statement was ``document_says``) and schema 2 are read
+alike; a newer schema is read for the fields this version knows, with a warning.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .format import (
     e,
     md_cell,
     mismatch,
+    record_statement,
     runtime_column_label,
     runtime_tag,
     verdict_badge,
@@ -35,7 +39,18 @@ from .format import (
 )
 from .html import CSP, CSS
 
-__all__ = ["Matrix", "ReportFileError", "Run", "build_matrix", "load_run", "main"]
+__all__ = [
+    "Matrix",
+    "ReportFileError",
+    "Run",
+    "build_matrix",
+    "load_run",
+    "load_runs",
+    "main",
+    "render_html",
+    "render_markdown",
+    "write_matrix",
+]
 
 SUPPORTED_SCHEMA_VERSION = SCHEMA_VERSION
 MISSING = "—"
@@ -184,8 +199,9 @@ def build_matrix(runs: Sequence[Run]) -> Matrix:
             if rec.get("variant"):
                 claim += f" ({rec['variant']})"
             claims.add(claim)
-            if rec.get("document_says") and claim not in sentences:
-                sentences[claim] = str(rec["document_says"])
+            statement = record_statement(rec)
+            if statement and claim not in sentences:
+                sentences[claim] = statement
             cell = cells.setdefault((claim, run.tag), Cell())
             verdict = str(rec.get("verdict") or "?")
             if verdict not in cell.verdicts:
@@ -236,7 +252,7 @@ def render_html(matrix: Matrix) -> str:
         f"<style>{CSS}\ntd.cell {{ white-space: nowrap; }}\ntr.flips td:first-child "
         "{ border-left: 4px solid #b00020; }</style></head><body>",
         "<h1>pytest-gil: claims across runtimes</h1>",
-        "<table><thead><tr><th>claim</th><th>the document says</th>",
+        "<table><thead><tr><th>claim</th><th>statement</th>",
         *(f'<th title="{e(_run_line(r))}">{e(r.label)}</th>' for r in matrix.runs),
         "<th>flips</th></tr></thead><tbody>",
     ]
@@ -286,12 +302,7 @@ def _expand(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pytest_gil report FILES... [-o DIR]``; returns the exit status.
-
-    ``argv`` are the arguments after ``report``.  Exit status 0 when a matrix was written,
-    1 when no file could be used or the output could not be written.
-    """
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pytest_gil report",
         description="Build the matrix of claims across runtimes from pytest-gil run reports.",
@@ -308,31 +319,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="where to write matrix.md and matrix.html (default: the first file's directory)",
     )
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    return parser
 
+
+def _say(message: str) -> None:
+    print(f"pytest-gil report: {message}", file=sys.stderr)
+
+
+def load_runs(files: Sequence[Path]) -> list[Run]:
+    """The usable run reports among ``files``; each unusable one (and each warning) is
+    reported on stderr, naming the file."""
     runs: list[Run] = []
-    files = _expand(args.files)
     for position, path in enumerate(files):
         try:
             run = load_run(path, position)
         except ReportFileError as exc:
-            print(f"pytest-gil report: skipping {path}: {exc}", file=sys.stderr)
+            _say(f"skipping {path}: {exc}")
             continue
         for warning in run.warnings:
-            print(f"pytest-gil report: {warning}", file=sys.stderr)
+            _say(warning)
         runs.append(run)
-    if not runs:
-        print("pytest-gil report: no usable run report given", file=sys.stderr)
-        return 1
-    chosen, notes = newest_per_runtime(runs)
-    for note in notes:
-        print(f"pytest-gil report: ignoring {note}", file=sys.stderr)
-    matrix = build_matrix(chosen)
-    markdown = render_markdown(matrix)
-    print(markdown)
+    return runs
 
-    out_dir = Path(args.output) if args.output else (files[0].parent if files else Path("."))
-    status = 0
+
+def write_matrix(matrix: Matrix, markdown: str, out_dir: Path) -> bool:
+    """Write ``matrix.md`` and ``matrix.html`` into ``out_dir``; False (and a message) when
+    it cannot be written."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, text in (
@@ -340,11 +352,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("matrix.html", render_html(matrix)),
         ):
             write_atomic(out_dir / name, text)
-            print(f"pytest-gil report: wrote {out_dir / name}", file=sys.stderr)
+            _say(f"wrote {out_dir / name}")
     except OSError as exc:
-        print(f"pytest-gil report: cannot write to {out_dir}: {exc}", file=sys.stderr)
-        status = 1
-    return status
+        _say(f"cannot write to {out_dir}: {exc}")
+        return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pytest_gil report FILES... [-o DIR]``; returns the exit status.
+
+    ``argv`` are the arguments after ``report``.  Exit status 0 when a matrix was written,
+    1 when no file could be used or the output could not be written.
+    """
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    files = _expand(args.files)
+    runs = load_runs(files)
+    if not runs:
+        _say("no usable run report given")
+        return 1
+    chosen, notes = newest_per_runtime(runs)
+    for note in notes:
+        _say(f"ignoring {note}")
+    matrix = build_matrix(chosen)
+    markdown = render_markdown(matrix)
+    print(markdown)
+    out_dir = Path(args.output) if args.output else (files[0].parent if files else Path("."))
+    return 0 if write_matrix(matrix, markdown, out_dir) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

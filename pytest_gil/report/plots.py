@@ -7,10 +7,11 @@ from __future__ import annotations
 import base64
 import io
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
-from .format import Record, num_or_none, record_checks, record_title
+from .format import Record, check_figure, num_or_none, record_checks, record_title
 
 __all__ = ["Plot", "draw_plots", "has_plot_data"]
 
@@ -43,39 +44,35 @@ class Plot(NamedTuple):
 
 
 def _scaling_checks(rec: Record) -> list[Mapping[str, Any]]:
-    out = []
-    for c in record_checks(rec):
-        sp = c.get("speedup")
-        if (
-            isinstance(sp, Mapping)
-            and num_or_none(sp.get("value")) is not None
-            and num_or_none(c.get("workers")) is not None
-        ):
-            out.append(c)
-    return out
+    """The checks of ``rec`` with a speedup figure and a number of workers."""
+    return [c for c in record_checks(rec)
+            if check_figure(c, "speedup") is not None
+            and num_or_none(c.get("workers")) is not None]
 
 
 def _p_checks(results: Sequence[Record]) -> list[tuple[Record, Mapping[str, Any]]]:
-    out = []
-    for rec in results:
-        for c in record_checks(rec):
-            p = c.get("parallelism")
-            if isinstance(p, Mapping) and num_or_none(p.get("value")) is not None:
-                out.append((rec, c))
-    return out
+    """Every check with a parallelism figure (P = CPU time / wall time), with its record."""
+    return [(rec, c) for rec in results for c in record_checks(rec)
+            if check_figure(c, "parallelism") is not None]
+
+
+def _series_points(check: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The points of a check's ``series`` (latency vs switch interval) with an x and a
+    value, by x."""
+    series = check.get("series")
+    if not isinstance(series, list):
+        return []
+    pts = [p for p in series if isinstance(p, Mapping)
+           and num_or_none(p.get("x")) is not None and num_or_none(p.get("value")) is not None]
+    return sorted(pts, key=lambda p: float(p["x"]))
 
 
 def _series_checks(rec: Record) -> list[Mapping[str, Any]]:
-    return [
-        c
-        for c in record_checks(rec)
-        if isinstance(c.get("series"), list)
-        and any(isinstance(p, Mapping) and num_or_none(p.get("value")) is not None
-                for p in c["series"])
-    ]
+    return [c for c in record_checks(rec) if _series_points(c)]
 
 
 def has_plot_data(results: Sequence[Record]) -> bool:
+    """True when some check has something :func:`draw_plots` draws."""
     return any(_scaling_checks(r) or _series_checks(r) for r in results) or bool(_p_checks(results))
 
 
@@ -87,6 +84,11 @@ def _mpl_text(text: Any, limit: int = 70) -> str:
     return s.replace("\\", "\\\\").replace("$", r"\$")
 
 
+def _usable_cpus(profile: Mapping[str, Any]) -> int | None:
+    cpus = profile.get("usable_cpus")
+    return int(cpus) if isinstance(cpus, int) and not isinstance(cpus, bool) and cpus > 0 else None
+
+
 def draw_plots(results: Sequence[Record], profile: Mapping[str, Any]) -> list[Plot]:
     """Draw the report's plots.  Raises ImportError when matplotlib is missing.
 
@@ -94,19 +96,11 @@ def draw_plots(results: Sequence[Record], profile: Mapping[str, Any]) -> list[Pl
     line ``min(workers, usable CPUs)`` and a check's own ideal where it differs (sleeping work:
     ``tasks``).  One overview of P (CPU time / wall time) per check, coloured by executor.  Per
     record with series checks: the series (e.g. latency vs switch interval) with its band.
+    A plot that fails to draw becomes a :class:`Plot` with an ``error``, not an exception.
     """
     import matplotlib  # noqa: F401  (fails first when blocked or missing)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    def render(fig: Any) -> str:
-        FigureCanvasAgg(fig)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        return base64.b64encode(buf.getvalue()).decode("ascii")
-
-    cpus = profile.get("usable_cpus")
-    usable = int(cpus) if isinstance(cpus, int) and cpus > 0 else None
+    usable = _usable_cpus(profile)
     plots: list[Plot] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing glyphs (CJK labels), tight_layout notes
@@ -114,37 +108,61 @@ def draw_plots(results: Sequence[Record], profile: Mapping[str, Any]) -> list[Pl
             title = record_title(rec)
             scaling = _scaling_checks(rec)
             if scaling:
-                try:
-                    fig = Figure(figsize=(6.4, 3.9))
-                    _draw_scaling(fig, title, scaling, usable)
-                    plots.append(Plot(title, _scaling_caption(rec, usable), render(fig)))
-                except Exception as exc:  # a drawing bug must not cost the report
-                    plots.append(Plot(title, "", "", f"{type(exc).__name__}: {exc}"))
+                plots.append(_plot(title, partial(_draw_scaling_plot, rec, scaling, usable)))
             series = _series_checks(rec)
             if series:
-                try:
-                    fig = Figure(figsize=(6.4, 3.9))
-                    caption = _draw_series(fig, title, series)
-                    plots.append(Plot(title, f"{caption} {_verdict_sentence(rec)}", render(fig)))
-                except Exception as exc:
-                    plots.append(Plot(title, "", "", f"{type(exc).__name__}: {exc}"))
+                plots.append(_plot(title, partial(_draw_series_plot, rec, series)))
         pc = _p_checks(results)
         if pc:
-            title = "P (CPU time / wall time) per check"
-            try:
-                fig = Figure(figsize=(7.5, 1.4 + 0.32 * min(len(pc), MAX_P_ROWS)))
-                _draw_parallelism(fig, pc[:MAX_P_ROWS], usable)
-                caption = (
-                    "P is the process CPU time divided by wall time while the workers ran: "
-                    "≈ 1 when one thread runs at a time, up to the usable CPUs when they run in "
-                    "parallel, ≈ 0 for sleeping work."
-                )
-                if len(pc) > MAX_P_ROWS:
-                    caption += f" First {MAX_P_ROWS} of {len(pc)} checks."
-                plots.append(Plot(title, caption, render(fig), wide=True))
-            except Exception as exc:
-                plots.append(Plot(title, "", "", f"{type(exc).__name__}: {exc}"))
+            plots.append(_parallelism_plot(pc, usable))
     return plots
+
+
+def _plot(title: str, draw: Callable[[Any], str], size: tuple[float, float] = (6.4, 3.9),
+          wide: bool = False) -> Plot:
+    """A :class:`Plot` of a new figure of ``size`` that ``draw`` fills (returning the
+    caption); a drawing bug gives a plot with its ``error`` instead of costing the report."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    try:
+        fig = Figure(figsize=size)
+        caption = draw(fig)
+        FigureCanvasAgg(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    except Exception as exc:
+        return Plot(title, "", "", f"{type(exc).__name__}: {exc}")
+    return Plot(title, caption, base64.b64encode(buf.getvalue()).decode("ascii"), wide=wide)
+
+
+def _parallelism_plot(pc: Sequence[tuple[Record, Mapping[str, Any]]], usable: int | None
+                      ) -> Plot:
+    """The overview of P per check (the first :data:`MAX_P_ROWS`)."""
+    caption = (
+        "P is the process CPU time divided by wall time while the workers ran: "
+        "≈ 1 when one thread runs at a time, up to the usable CPUs when they run in "
+        "parallel, ≈ 0 for sleeping work."
+    )
+    if len(pc) > MAX_P_ROWS:
+        caption += f" First {MAX_P_ROWS} of {len(pc)} checks."
+
+    def draw(fig: Any) -> str:
+        _draw_parallelism(fig, pc[:MAX_P_ROWS], usable)
+        return caption
+
+    size = (7.5, 1.4 + 0.32 * min(len(pc), MAX_P_ROWS))
+    return _plot("P (CPU time / wall time) per check", draw, size, wide=True)
+
+
+def _draw_scaling_plot(rec: Record, checks: Sequence[Mapping[str, Any]], usable: int | None,
+                       fig: Any) -> str:
+    _draw_scaling(fig, record_title(rec), checks, usable)
+    return _scaling_caption(rec, usable)
+
+
+def _draw_series_plot(rec: Record, checks: Sequence[Mapping[str, Any]], fig: Any) -> str:
+    return f"{_draw_series(fig, record_title(rec), checks)} {_verdict_sentence(rec)}"
 
 
 def _verdict_sentence(rec: Record) -> str:
@@ -166,70 +184,57 @@ def _executor_color(executor: Any) -> str:
     return EXECUTOR_COLORS.get(str(executor), OTHER_COLOR)
 
 
+def _error_bars(fig: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """``(value, below, above, top)`` of a figure: the distances to its bounds (0 for a
+    missing bound) and the highest point it reaches."""
+    y = float(fig["value"])
+    low, high = num_or_none(fig.get("low")), num_or_none(fig.get("high"))
+    below = max(0.0, y - low) if low is not None else 0.0
+    above = max(0.0, high - y) if high is not None else 0.0
+    return y, below, above, high if high is not None else y
+
+
+class _ScalingExtent:
+    """What the scaling axes must show: the most workers, the highest speedup, and the
+    checks' own ideals where they differ from ``min(workers, usable CPUs)``."""
+
+    def __init__(self, usable: int | None) -> None:
+        self.usable = usable
+        self.max_w = 1.0
+        self.max_y = 1.0
+        self.ideals: list[tuple[float, float]] = []
+
+    def add(self, check: Mapping[str, Any], top: float) -> None:
+        w = float(check["workers"])
+        self.max_w = max(self.max_w, w)
+        self.max_y = max(self.max_y, top)
+        ideal = num_or_none(check.get("ideal"))
+        if ideal is not None and (self.usable is None or abs(ideal - min(w, self.usable)) > 1e-9):
+            self.ideals.append((w, ideal))
+            self.max_y = max(self.max_y, ideal)
+
+
 def _draw_scaling(
     fig: Any, title: str, checks: Sequence[Mapping[str, Any]], usable: int | None
 ) -> None:
+    """Speedup vs workers: one line per executor and function (else label: a check's label
+    names its number of workers), with the ideal lines."""
     ax = fig.add_subplot()
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for c in checks:
-        groups.setdefault((str(c.get("executor") or "?"), str(c.get("label") or "")), []).append(c)
-    markers = "osD^v<>"
+        what = str(c.get("fn") or c.get("label") or "")
+        groups.setdefault((str(c.get("executor") or "?"), what), []).append(c)
+    extent = _ScalingExtent(usable)
     per_exec: dict[str, int] = {}
-    n_groups = len(groups)
-    max_w = 1.0
-    max_y = 1.0
-    check_ideals: list[tuple[float, float]] = []
     for gi, ((executor, label), cs) in enumerate(sorted(groups.items())):
         k = per_exec.get(executor, 0)
         per_exec[executor] = k + 1
-        cs = sorted(cs, key=lambda c: float(c["workers"]))
-        jitter = (gi - (n_groups - 1) / 2) * 0.04 if n_groups > 1 else 0.0
-        xs = [float(c["workers"]) + jitter for c in cs]
-        ys, lo, hi = [], [], []
-        for c in cs:
-            sp = c["speedup"]
-            y = float(sp["value"])
-            low, high = num_or_none(sp.get("low")), num_or_none(sp.get("high"))
-            ys.append(y)
-            lo.append(max(0.0, y - low) if low is not None else 0.0)
-            hi.append(max(0.0, high - y) if high is not None else 0.0)
-            max_y = max(max_y, high if high is not None else y)
-            max_w = max(max_w, float(c["workers"]))
-            ideal = num_or_none(c.get("ideal"))
-            w = float(c["workers"])
-            if ideal is not None and (usable is None or abs(ideal - min(w, usable)) > 1e-9):
-                check_ideals.append((w, ideal))
-                max_y = max(max_y, ideal)
-        name = executor if not label else f"{executor}: {label}"
-        ax.errorbar(
-            xs,
-            ys,
-            yerr=[lo, hi],
-            fmt=markers[k % len(markers)] + "-",
-            color=_executor_color(executor),
-            capsize=4,
-            label=_mpl_text(name, 40),
-        )
-    if usable:
-        xi = list(range(1, int(max_w) + 1)) if max_w >= 2 else [1.0, max(max_w, 2.0)]
-        ax.plot(
-            xi, [min(x, usable) for x in xi], "k--", lw=1, label=f"ideal min(workers, {usable})"
-        )
-        max_y = max(max_y, min(max_w, usable))
-    if check_ideals:
-        ax.plot(
-            [w for w, _ in check_ideals],
-            [i for _, i in check_ideals],
-            linestyle="none",
-            marker="_",
-            markersize=18,
-            color="black",
-            label="ideal of the check",
-        )
-    ax.axhline(1.0, color="#999", ls=":", lw=1, label="no speedup")
-    ax.set_xlim(0.5, max_w + 0.5)
-    ax.set_ylim(0, max_y * 1.15 + 0.1)
-    ax.set_xticks(list(range(1, int(max_w) + 1)))
+        jitter = (gi - (len(groups) - 1) / 2) * 0.04 if len(groups) > 1 else 0.0
+        _draw_scaling_group(ax, executor, label, cs, k, jitter, extent)
+    _draw_scaling_guides(ax, extent)
+    ax.set_xlim(0.5, extent.max_w + 0.5)
+    ax.set_ylim(0, extent.max_y * 1.15 + 0.1)
+    ax.set_xticks(list(range(1, int(extent.max_w) + 1)))
     ax.set_xlabel("workers")
     ax.set_ylabel("speedup over serial (×)")
     ax.set_title(_mpl_text(title), fontsize=11)
@@ -237,36 +242,62 @@ def _draw_scaling(
     ax.legend(fontsize=8, loc="upper left")
 
 
+def _draw_scaling_group(ax: Any, executor: str, label: str, checks: Sequence[Mapping[str, Any]],
+                        k: int, jitter: float, extent: _ScalingExtent) -> None:
+    """One executor's (and function's) speedups with their intervals, the ``k``-th marker."""
+    markers = "osD^v<>"
+    cs = sorted(checks, key=lambda c: float(c["workers"]))
+    ys, lo, hi = [], [], []
+    for c in cs:
+        speedup = check_figure(c, "speedup")
+        assert speedup is not None  # _scaling_checks keeps only these
+        y, below, above, top = _error_bars(speedup)
+        ys.append(y)
+        lo.append(below)
+        hi.append(above)
+        extent.add(c, top)
+    name = executor if not label else f"{executor}: {label}"
+    ax.errorbar([float(c["workers"]) + jitter for c in cs], ys, yerr=[lo, hi],
+                fmt=markers[k % len(markers)] + "-", color=_executor_color(executor),
+                capsize=4, label=_mpl_text(name, 40))
+
+
+def _draw_scaling_guides(ax: Any, extent: _ScalingExtent) -> None:
+    """The ideal ``min(workers, usable CPUs)``, the checks' own ideals, and no speedup."""
+    usable, max_w = extent.usable, extent.max_w
+    if usable:
+        xi = list(range(1, int(max_w) + 1)) if max_w >= 2 else [1.0, max(max_w, 2.0)]
+        ax.plot(xi, [min(x, usable) for x in xi], "k--", lw=1,
+                label=f"ideal min(workers, {usable})")
+        extent.max_y = max(extent.max_y, min(max_w, usable))
+    if extent.ideals:
+        ax.plot([w for w, _ in extent.ideals], [i for _, i in extent.ideals], linestyle="none",
+                marker="_", markersize=18, color="black", label="ideal of the check")
+    ax.axhline(1.0, color="#999", ls=":", lw=1, label="no speedup")
+
+
 def _draw_parallelism(
     fig: Any, pcs: Sequence[tuple[Record, Mapping[str, Any]]], usable: int | None
 ) -> None:
+    """P per check, one row each, coloured by executor, against one CPU and the usable CPUs."""
     ax = fig.add_subplot()
     labels = []
     seen: set[str] = set()
     max_x = 1.0
     for i, (rec, c) in enumerate(pcs):
-        p = c["parallelism"]
-        x = float(p["value"])
-        low, high = num_or_none(p.get("low")), num_or_none(p.get("high"))
+        p = check_figure(c, "parallelism")
+        assert p is not None  # _p_checks keeps only these
+        x, below, above, top = _error_bars(p)
         executor = str(c.get("executor") or "?")
-        ax.errorbar(
-            [x],
-            [i],
-            xerr=[
-                [max(0.0, x - low) if low is not None else 0.0],
-                [max(0.0, high - x) if high is not None else 0.0],
-            ],
-            fmt="o",
-            color=_executor_color(executor),
-            capsize=3,
-            label=executor if executor not in seen else None,
-        )
+        ax.errorbar([x], [i], xerr=[[below], [above]], fmt="o", color=_executor_color(executor),
+                    capsize=3, label=executor if executor not in seen else None)
         seen.add(executor)
-        max_x = max(max_x, high if high is not None else x)
+        max_x = max(max_x, top)
         workers = c.get("workers")
         wtxt = f", {workers} workers" if workers is not None else ""
         what = c.get("label") or c.get("kind")
-        labels.append(_mpl_text(f"{record_title(rec)}: {what}{wtxt}", 60))
+        row = f"{record_title(rec)}: {what}" if rec.get("claim") else str(what)
+        labels.append(_mpl_text(f"{row}{wtxt}", 60))
     ax.axvline(1.0, color="#999", ls=":", lw=1, label="one CPU")
     if usable:
         ax.axvline(usable, color="black", ls="--", lw=1, label=f"{usable} usable CPUs")
@@ -282,62 +313,27 @@ def _draw_parallelism(
     )
 
 
+def _scaled_name(name: str, values: Sequence[float]) -> tuple[float, str]:
+    """Seconds below one shown in milliseconds: ``(factor, name)`` for an axis named ``name``
+    (``"… (s)"``) over ``values``."""
+    if name.endswith("(s)") and values and max(abs(v) for v in values) < 1:
+        return 1e3, name[:-3] + "(ms)"
+    return 1.0, name
+
+
 def _draw_series(fig: Any, title: str, checks: Sequence[Mapping[str, Any]]) -> str:
+    """Each check's series (a value with its band per x); returns the caption."""
     ax = fig.add_subplot()
+    first = checks[0]
+    points = [_series_points(c) for c in checks]
+    y_default = "latency (s)" if first.get("kind") == "latency" else "value"
+    yf, y_name = _scaled_name(str(first.get("y_name") or y_default),
+                              [float(p["value"]) for pts in points for p in pts])
+    xf, x_name = _scaled_name(str(first.get("x_name") or "x"),
+                              [float(p["x"]) for pts in points for p in pts])
     all_x: list[float] = []
-    x_name = str(checks[0].get("x_name") or "x")
-    y_name = str(
-        checks[0].get("y_name")
-        or ("latency (s)" if checks[0].get("kind") == "latency" else "value")
-    )
-    all_v = [
-        abs(float(p["value"]))
-        for c in checks
-        for p in c["series"]
-        if isinstance(p, Mapping) and num_or_none(p.get("value")) is not None
-    ]
-    yf = 1.0
-    if y_name.endswith("(s)") and all_v and max(all_v) < 1:
-        yf, y_name = 1e3, y_name[:-3] + "(ms)"
-    xf = 1.0
-    xs_all = [
-        float(p["x"])
-        for c in checks
-        for p in c["series"]
-        if isinstance(p, Mapping) and num_or_none(p.get("x")) is not None
-    ]
-    if x_name.endswith("(s)") and xs_all and max(abs(x) for x in xs_all) < 1:
-        xf, x_name = 1e3, x_name[:-3] + "(ms)"
-    for c in checks:
-        pts = sorted(
-            (
-                p
-                for p in c["series"]
-                if isinstance(p, Mapping)
-                and num_or_none(p.get("x")) is not None
-                and num_or_none(p.get("value")) is not None
-            ),
-            key=lambda p: float(p["x"]),
-        )
-        xs = [float(p["x"]) * xf for p in pts]
-        ys = [float(p["value"]) * yf for p in pts]
-        color = _executor_color(c.get("executor"))
-        name = str(c.get("label") or c.get("executor") or c.get("kind") or "series")
-        ax.plot(xs, ys, "o-", color=color, label=_mpl_text(name, 40))
-        band = [
-            (x, float(p["low"]) * yf, float(p["high"]) * yf)
-            for x, p in zip(xs, pts, strict=True)
-            if num_or_none(p.get("low")) is not None and num_or_none(p.get("high")) is not None
-        ]
-        if band:
-            ax.fill_between(
-                [b[0] for b in band],
-                [b[1] for b in band],
-                [b[2] for b in band],
-                color=color,
-                alpha=0.2,
-            )
-        all_x.extend(xs)
+    for c, pts in zip(checks, points, strict=True):
+        all_x.extend(_draw_one_series(ax, c, pts, xf, yf))
     positive = [x for x in all_x if x > 0]
     if positive and len(positive) == len(all_x) and max(positive) / min(positive) >= 10:
         ax.set_xscale("log")
@@ -348,3 +344,22 @@ def _draw_series(fig: Any, title: str, checks: Sequence[Mapping[str, Any]]) -> s
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return f"{y_name} vs {x_name}, with intervals (band)."
+
+
+def _draw_one_series(ax: Any, check: Mapping[str, Any], pts: Sequence[Mapping[str, Any]],
+                     xf: float, yf: float) -> list[float]:
+    """One check's line and interval band, scaled by ``xf``/``yf``; returns its x values."""
+    xs = [float(p["x"]) * xf for p in pts]
+    ys = [float(p["value"]) * yf for p in pts]
+    color = _executor_color(check.get("executor"))
+    name = str(check.get("label") or check.get("executor") or check.get("kind") or "series")
+    ax.plot(xs, ys, "o-", color=color, label=_mpl_text(name, 40))
+    band = [
+        (x, float(p["low"]) * yf, float(p["high"]) * yf)
+        for x, p in zip(xs, pts, strict=True)
+        if num_or_none(p.get("low")) is not None and num_or_none(p.get("high")) is not None
+    ]
+    if band:
+        ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
+                        color=color, alpha=0.2)
+    return xs

@@ -4,6 +4,7 @@ ASCII only."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .format import (
@@ -57,7 +58,13 @@ def _markup(rec: Mapping[str, Any]) -> dict[str, bool]:
     return {}
 
 
-def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, dict[str, bool]]]:
+Line = tuple[str, dict[str, bool]]
+
+GAP = 2
+HEADS = ("claim or check", "verdict", "key figure", "rounds")
+
+
+def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[Line]:
     """The terminal summary as (line, markup) pairs, each line at most ``width`` columns.
 
     A header with the runtime, one row per claim or check (id, verdict, key figure with its
@@ -65,71 +72,94 @@ def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[tuple[str, d
     ASCII only, so it reads the same on any terminal.
     """
     width = max(int(width), 60)
-    profile = doc.get("runtime") if isinstance(doc.get("runtime"), Mapping) else {}
-    assert isinstance(profile, Mapping)
+    profile = _mapping(doc.get("runtime"))
     results = [r for r in doc.get("results") or [] if isinstance(r, Mapping)]
-    out: list[tuple[str, dict[str, bool]]] = []
     facts = [f.replace("µ", "u") for f in runtime_facts(profile)]
-    for line in _wrap_parts(facts, width):
-        out.append((line, {"bold": True}))
+    out: list[Line] = [(line, {"bold": True}) for line in _wrap_parts(facts, width)]
+    out.extend(_table(results, width))
+    out.extend(_differing(results, width))
+    out.extend(_tail(results, _mapping(doc.get("session")), width))
+    return out
 
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+@dataclass
+class _Columns:
+    """The widths of the table's columns (title, verdict, key figure, rounds)."""
+
+    title: int
+    verdict: int
+    figure: int
+    rounds: int = len("rounds")
+
+    def row(self, title: str, verdict: str, figure: str, rounds: str) -> str:
+        sp = " " * GAP
+        return (
+            f"{_truncate(title, self.title):<{self.title}}{sp}{verdict:<{self.verdict}}{sp}"
+            f"{_truncate(figure, self.figure):<{self.figure}}{sp}{rounds:>{self.rounds}}"
+        ).rstrip()
+
+
+def _fit(titles: Sequence[str], figs: Sequence[Mapping[str, Any] | None],
+         figures: list[str], verdicts: Sequence[str], width: int) -> _Columns:
+    """Column widths within ``width``: first the figures lose their names, then long titles
+    their ends (the numbers matter more).  ``figures`` is shortened in place."""
+    v_w = max([len(HEADS[1]), *map(len, verdicts)])
+    rest = width - v_w - len(HEADS[3]) - 3 * GAP
+    max_t = max([len(HEADS[0]), *map(len, titles)])
+    max_f = max([len(HEADS[2]), *map(len, figures)])
+    if max_t + max_f > rest:
+        f_w = max(rest - max_t, len(HEADS[2]))
+        for i, fig in enumerate(figs):
+            if len(figures[i]) > f_w and fig:
+                figures[i] = format_figure({**fig, "name": ""}, ascii_only=True)
+        max_f = max([len(HEADS[2]), *map(len, figures)])
+    if max_t + max_f <= rest:
+        return _Columns(max_t, v_w, max_f)
+    f_w = min(max_f, rest - min(max_t, 16))
+    return _Columns(rest - f_w, v_w, f_w)
+
+
+def _table(results: Sequence[Mapping[str, Any]], width: int) -> list[Line]:
+    """The table: a heading, then one row per record."""
     titles = [" ".join(record_title(r).split()) for r in results]
     figs = [key_figure(r) for r in results]
     figures = [format_figure(f, ascii_only=True) for f in figs]
     verdicts = [str(r.get("verdict")) + ("!" if mismatch(r) else "") for r in results]
-    v_w = max([len("verdict"), *map(len, verdicts)])
-    r_w = len("rounds")
-    gap = 2
-    rest = width - v_w - r_w - 3 * gap
-    max_t = max([len("claim or check"), *map(len, titles)])
-    max_f = max([len("key figure"), *map(len, figures)])
-    if max_t + max_f > rest:  # first drop the names of the figures that do not fit
-        f_w = max(rest - max_t, len("key figure"))
-        for i, fig in enumerate(figs):
-            if len(figures[i]) > f_w and fig:
-                figures[i] = format_figure({**fig, "name": ""}, ascii_only=True)
-        max_f = max([len("key figure"), *map(len, figures)])
-    if max_t + max_f <= rest:
-        t_w, f_w = max_t, max_f
-    else:  # then the end of long ids: the numbers matter more
-        f_w = min(max_f, rest - min(max_t, 16))
-        t_w = rest - f_w
-    sp = " " * gap
-
-    def row(t: str, v: str, f: str, r: str) -> str:
-        return (
-            f"{_truncate(t, t_w):<{t_w}}{sp}{v:<{v_w}}{sp}{_truncate(f, f_w):<{f_w}}{sp}{r:>{r_w}}"
-        ).rstrip()
-
-    out.append((row("claim or check", "verdict", "key figure", "rounds"), {"bold": True}))
-    out.append(("-" * width, {}))
+    cols = _fit(titles, figs, figures, verdicts, width)
+    out: list[Line] = [(cols.row(*HEADS), {"bold": True}), ("-" * width, {})]
     for rec, t, v, f in zip(results, titles, verdicts, figures, strict=True):
         rounds = record_rounds(rec)
-        out.append((row(t, v, f, "-" if rounds is None else str(rounds)), _markup(rec)))
+        out.append((cols.row(t, v, f, "-" if rounds is None else str(rounds)), _markup(rec)))
     out.append(("-" * width, {}))
+    return out
+
+
+def _differing(results: Sequence[Mapping[str, Any]], width: int) -> list[Line]:
+    """The records whose verdict contradicts the expected one, one line each."""
     differing = [r for r in results if mismatch(r)]
-    if differing:
-        out.append(("! differs from the verdict expected on this runtime:", {"red": True}))
-        for rec in differing:
-            failed = f" (test {rec.get('outcome')})" if rec.get("outcome") else ""
-            out.append(
-                (
-                    _truncate(
-                        f"  {record_title(rec)}: measured {rec.get('verdict')}, expected "
-                        f"{rec.get('expected')}{failed}",
-                        width,
-                    ),
-                    {"red": True},
-                )
-            )
-    counts = counts_text(results)
-    session = doc.get("session") if isinstance(doc.get("session"), Mapping) else {}
-    assert isinstance(session, Mapping)
-    tail = f"{counts} in {len({r.get('nodeid') for r in results})} tests"
+    if not differing:
+        return []
+    out: list[Line] = [("! differs from the verdict expected on this runtime:", {"red": True})]
+    for rec in differing:
+        failed = f" (test {rec.get('outcome')})" if rec.get("outcome") else ""
+        text = (f"  {record_title(rec)}: measured {rec.get('verdict')}, expected "
+                f"{rec.get('expected')}{failed}")
+        out.append((_truncate(text, width), {"red": True}))
+    return out
+
+
+def _tail(results: Sequence[Mapping[str, Any]], session: Mapping[str, Any],
+          width: int) -> list[Line]:
+    """The counts per verdict, and what the session lost (interrupted, xdist records)."""
+    tail = f"{counts_text(results)} in {len({r.get('nodeid') for r in results})} tests"
     if session.get("interrupted"):
         tail += " (interrupted: partial results)"
+    out: list[Line] = [(line, {"bold": True}) for line in _wrap_parts([tail], width)]
     lost = session.get("records_lost")
-    out.extend((line, {"bold": True}) for line in _wrap_parts([tail], width))
     if lost:
         out.append((_truncate(f"records lost from xdist workers: {lost}", width), {"red": True}))
     return out

@@ -96,8 +96,6 @@ class WorkerDied(RuntimeError):
     """A worker process died abruptly (signal, segfault, ``os._exit``) during a phase."""
 
 
-
-
 _CROSSING = (
     "process and sub-interpreter workers need a module-level function with picklable "
     "arguments: the task is pickled to reach the worker, and a function is pickled by its "
@@ -158,8 +156,6 @@ def check_picklable(
             ) from exc
 
 
-
-
 def _remote_text(exc: BaseException) -> str | None:
     """The worker's formatted traceback carried by ``exc`` (or its cause), if any."""
     remote = getattr(exc, "remote_traceback", None)
@@ -167,7 +163,7 @@ def _remote_text(exc: BaseException) -> str | None:
         cause = exc.__cause__
         remote = getattr(cause, "tb", None) if cause is not None else None
     if remote is None:
-        subinterp = sys.modules.get("pytest_gil.runtimes.subinterp")
+        subinterp = sys.modules.get("pytest_gil.runtimes.subinterp_base")
         finder = getattr(subinterp, "remote_traceback", None)
         if callable(finder):
             remote = finder(exc)
@@ -198,6 +194,10 @@ _INTERNAL_FILES = (
     os.path.join("pytest_gil", "runtimes", "threads.py"),
     os.path.join("pytest_gil", "runtimes", "timeline.py"),
     os.path.join("pytest_gil", "runtimes", "subinterp.py"),
+    os.path.join("pytest_gil", "runtimes", "subinterp_base.py"),
+    os.path.join("pytest_gil", "runtimes", "subinterp_pools.py"),
+    os.path.join("pytest_gil", "runtimes", "subinterp_remote.py"),
+    os.path.join("pytest_gil", "runtimes", "subinterp_workers.py"),
 )
 
 
@@ -225,6 +225,9 @@ def trim_traceback(text: str) -> str:
 def raise_worker_error(
     index: int, kind: str, exc: BaseException, fn: Callable[..., Any] | None = None
 ) -> NoReturn:
+    """Raise :class:`WorkerError` for task ``index`` of ``fn``, which raised ``exc`` in
+    ``kind`` worker: with the worker's traceback (trimmed of the pool's frames), and a plain
+    explanation when the task or its result could not cross to or from the worker."""
     __tracebackhide__ = True
     fn_name = getattr(fn, "__qualname__", None) or "the task"
     remote = _remote_text(exc)
@@ -250,11 +253,8 @@ def raise_worker_error(
     ) from exc
 
 
-
-
 def add_note(exc: BaseException, note: str) -> None:
+    """Add ``note`` to ``exc`` (shown under its traceback); nothing before Python 3.11."""
     add = getattr(exc, "add_note", None)  # Python 3.11+
     if callable(add):
         add(note)
-
-

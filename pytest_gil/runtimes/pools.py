@@ -239,8 +239,8 @@ def terminate_executor(executor: cf.Executor, *, wait: bool = True, timeout: flo
     ``wait=True`` lets the running and pending tasks finish for up to ``timeout`` seconds;
     ``wait=False`` cancels the pending ones.  Then process workers still alive are terminated,
     then killed, and worker threads still running a task are stopped
-    (:func:`pytest_gil.runners.stop_thread`).  A thread blocked in C code cannot be stopped:
-    a ``RuntimeWarning`` names it, and it is left running as a daemon thread.  Never blocks
+    (:func:`pytest_gil.runtimes.threads.stop_thread`).  A thread blocked in C code cannot be
+    stopped: a ``RuntimeWarning`` names it, and it is left running as a daemon thread.  Never blocks
     for much longer than ``timeout``.
     """
     inner = executor.inner if isinstance(executor, ManagedProcessPool) else executor
@@ -337,7 +337,7 @@ class ManagedProcessPool(cf.Executor):
         _live.add(self)
 
     @property
-    def _max_workers(self) -> int:  # read by runners.run_tasks
+    def _max_workers(self) -> int:  # read by run_tasks (tasks.py)
         return self.size
 
     def live_executor(self, *, thorough: bool = True) -> cf.ProcessPoolExecutor:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -52,9 +53,8 @@ def _import_modules(names: Sequence[str], hold: float) -> int:
     return os.getpid()
 
 
-
-
-_warmed: dict[int, set[str]] = {}
+_warmed: weakref.WeakKeyDictionary[cf.Executor, set[str]] = weakref.WeakKeyDictionary()
+"""Modules imported in every worker, per executor (weak: an executor's id may be reused)."""
 
 
 def warm_executor(executor: cf.Executor, workers: int, modules: Iterable[str] = ()) -> None:
@@ -65,8 +65,7 @@ def warm_executor(executor: cf.Executor, workers: int, modules: Iterable[str] = 
     them.  Done once per executor and module set.
     """
     mods = sorted(set(modules) - {"__main__"})
-    key = id(executor)
-    done = _warmed.setdefault(key, set())
+    done = _warmed.setdefault(executor, set())
     if done and set(mods) <= done:
         return
     futures = [executor.submit(_import_modules, mods, 0.02) for _ in range(max(1, workers))]
@@ -78,7 +77,7 @@ def warm_executor(executor: cf.Executor, workers: int, modules: Iterable[str] = 
 
 def forget_executor(executor: cf.Executor) -> None:
     """Drop the warm-up bookkeeping of an executor that was shut down."""
-    _warmed.pop(id(executor), None)
+    _warmed.pop(executor, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,9 +120,8 @@ def run_tasks(
         )
     if not callable(fn):
         raise TypeError(f"run_tasks: fn must be callable, got {fn!r}")
-    calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks,
-                       default_tasks=workers if isinstance(workers, int) else 1)
     check_count("workers", workers, kind)
+    calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks, default_tasks=workers)
     return run_calls(kind, calls, workers=workers, executor=executor)
 
 

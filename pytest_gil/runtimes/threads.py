@@ -78,6 +78,77 @@ STOP_GRACE = 1.0
 A thread running Python code stops within a switch interval; one blocked in C code never does."""
 
 
+class _Batch:
+    """What the threads of one :meth:`ThreadRunner.run_calls` share: the task indices still to
+    run, the records and errors so far, the start barrier and the end signal.
+
+    The main thread waits on :attr:`all_done`, never in ``Thread.join()``: an exception raised
+    by a signal handler (pytest-timeout, Ctrl-C) inside ``join()`` makes CPython (< 3.13) mark
+    the thread stopped while it still runs, and it could then not be stopped.
+    """
+
+    def __init__(self, calls: Sequence[Call], workers: int, stop: threading.Event) -> None:
+        self.calls = calls
+        self.workers = workers
+        self.stop = stop
+        self.todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(len(calls)):
+            self.todo.put(i)
+        self.records: list[TaskRecord] = []
+        self.errors: list[tuple[int, BaseException]] = []
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(workers + 1)
+        self.running = workers
+        self.all_done = threading.Event()
+
+    def release(self) -> tuple[float, float, float]:
+        """Wait until every worker is parked at the barrier, release them together and wait
+        for the last one to finish; the phase's ``(start, end, cpu)``."""
+        while self.barrier.n_waiting < self.workers:
+            time.sleep(0.0005)
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        self.barrier.wait()
+        self.all_done.wait()
+        t1 = time.perf_counter()
+        c1 = time.process_time()
+        return t0, t1, c1 - c0
+
+    def work(self) -> None:
+        """A worker thread: wait at the barrier, then run tasks until none is left, one raised
+        or the run is stopped."""
+        __tracebackhide__ = True
+        try:
+            try:
+                self.barrier.wait()
+            except threading.BrokenBarrierError:
+                return
+            self._run_tasks()
+        except ThreadStopped:
+            return
+        finally:
+            with self.lock:
+                self.running -= 1
+                if not self.running:
+                    self.all_done.set()
+
+    def _run_tasks(self) -> None:
+        __tracebackhide__ = True
+        while not self.stop.is_set():
+            try:
+                i = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                res = timed_call(*self.calls[i])
+            except BaseException as exc:
+                with self.lock:
+                    self.errors.append((i, exc))
+                return
+            with self.lock:
+                self.records.append(TaskRecord(i, *res[1:], result=res[0]))
+
+
 class ThreadRunner:
     """Run tasks in threads released together by a barrier; join every thread it started.
 
@@ -120,59 +191,20 @@ class ThreadRunner:
         ``timeline.results``.
         """
         __tracebackhide__ = True
+        if workers is not None:
+            check_count("workers", workers, "thread")
         calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks,
-                           default_tasks=workers or 1)
-        workers = workers or len(calls)
-        check_count("workers", workers, "thread")
+                           default_tasks=1 if workers is None else workers)
+        if workers is None:
+            workers = check_count("workers", len(calls), "thread")
         return self.run_calls(calls, workers)
 
     def run_calls(self, calls: Sequence[Call], workers: int) -> Timeline:
         """Run each of ``calls`` once on ``workers`` threads released by a barrier."""
         __tracebackhide__ = True
-        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for i in range(len(calls)):
-            todo.put(i)
-        records: list[TaskRecord] = []
-        errors: list[tuple[int, BaseException]] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(workers + 1)
-        stop = self._stop
-        # The main thread waits on this event, never in Thread.join(): an exception raised by a
-        # signal handler (pytest-timeout, Ctrl-C) inside join() makes CPython (< 3.13) mark the
-        # thread stopped while it still runs, and it could then not be stopped.
-        running = [workers]
-        all_done = threading.Event()
-
-        def body() -> None:
-            __tracebackhide__ = True
-            try:
-                try:
-                    barrier.wait()
-                except threading.BrokenBarrierError:
-                    return
-                while not stop.is_set():
-                    try:
-                        i = todo.get_nowait()
-                    except queue.Empty:
-                        return
-                    try:
-                        res = timed_call(*calls[i])
-                    except BaseException as exc:
-                        with lock:
-                            errors.append((i, exc))
-                        return
-                    with lock:
-                        records.append(TaskRecord(i, *res[1:], result=res[0]))
-            except ThreadStopped:
-                return
-            finally:
-                with lock:
-                    running[0] -= 1
-                    if not running[0]:
-                        all_done.set()
-
+        batch = _Batch(calls, workers, self._stop)
         threads = [
-            threading.Thread(target=body, name=f"pytest-gil-{k}", daemon=True)
+            threading.Thread(target=batch.work, name=f"pytest-gil-{k}", daemon=True)
             for k in range(workers)
         ]
         self._threads.extend(threads)
@@ -180,26 +212,20 @@ class ThreadRunner:
         try:
             for t in threads:
                 t.start()
-            # All workers are parked at the barrier once it counts them; then go.
-            while barrier.n_waiting < workers:
-                time.sleep(0.0005)
-            c0 = time.process_time()
-            t0 = time.perf_counter()
-            barrier.wait()
-            all_done.wait()
-            t1 = time.perf_counter()
-            c1 = time.process_time()
+            start, end, cpu = batch.release()
             for t in threads:
                 t.join()
         except BaseException as interrupt:
-            stop.set()
-            barrier.abort()
+            batch.stop.set()
+            batch.barrier.abort()
             self._give_up(threads, STOP_GRACE, interrupt)
             raise
-        if errors:
-            i, error = min(errors, key=lambda e: e[0])
+        if batch.errors:
+            i, error = min(batch.errors, key=lambda e: e[0])
             raise_worker_error(i, "thread", error, calls[i][0])
-        return Timeline("thread", workers, records, t0, t1, c1 - c0, gil_before, gil_enabled())
+        return Timeline(
+            "thread", workers, batch.records, start, end, cpu, gil_before, gil_enabled()
+        )
 
     def _give_up(
         self, threads: list[threading.Thread], timeout: float, exc: BaseException | None
@@ -233,8 +259,6 @@ class ThreadRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
 
 
 def task_calls(

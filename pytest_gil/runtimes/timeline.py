@@ -94,7 +94,6 @@ class Timeline:
         }
 
 
-
 def interpreter_id() -> int:
     """The id of the (sub-)interpreter running this code; 0 for the main interpreter."""
     for name in ("_interpreters", "_xxsubinterpreters"):
@@ -123,5 +122,3 @@ def timed_call(
     t1 = time.perf_counter()
     c1 = time.thread_time()
     return result, t0, t1, c1 - c0, os.getpid(), threading.get_ident(), interpreter_id()
-
-

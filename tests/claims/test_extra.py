@@ -8,17 +8,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from typing import Any
 
 import pytest
+from gil_audit.observations import python_gil_env
 
 from pytest_gil import ClaimContext
 from pytest_gil.workloads import Calibration
-
-PROBE = "import sys; print(sys._is_gil_enabled())"
 
 
 @pytest.mark.claim("extra.subinterpreters-scale")
@@ -38,17 +35,11 @@ def test_extra_python_gil_env_selects_the_gil_state(gil_claim: ClaimContext) -> 
     """On a free-threaded build, a child started with PYTHON_GIL=0 runs without the GIL and
     one with PYTHON_GIL=1 with it (sys._is_gil_enabled())."""
     gil_claim.skip_if_not_testable()
-    seen: dict[str, str] = {}
-    for value in ("0", "1"):
-        env = {**os.environ, "PYTHON_GIL": value}
-        proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                              text=True, timeout=60)
-        seen[value] = (proc.stdout.strip() or proc.stderr.strip().splitlines()[-1:][0]
-                       if proc.stdout.strip() or proc.stderr.strip() else "")
-    holds = seen == {"0": "False", "1": "True"}
+    result = python_gil_env(sys.executable)
     gil_claim.functional(
-        holds,
-        f"sys._is_gil_enabled() with PYTHON_GIL=0 → {seen['0']}, with PYTHON_GIL=1 → "
-        f"{seen['1']} (this run: GIL {'enabled' if gil_claim.profile.gil_enabled else 'disabled'}"
-        f", PYTHON_GIL={gil_claim.profile.python_gil_env!r})",
+        result.holds,
+        f"{result.detail} (this run: GIL "
+        f"{'enabled' if gil_claim.profile.gil_enabled else 'disabled'}, PYTHON_GIL="
+        f"{gil_claim.profile.python_gil_env!r})",
+        observations=result.observations,
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import pickle
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -23,13 +22,13 @@ from typing import Any
 import pytest
 from gil_audit.experiments import payload_growth, payload_io_cost
 from gil_audit.observations import (
+    pickling_errors,
     process_api,
     run_unguarded_script,
     separate_interpreters,
     shared_state_roundtrips,
 )
-from gil_audit.pools import terminating
-from gil_audit.workers import default_sigterm, worker_threads
+from gil_audit.workers import worker_threads
 
 from pytest_gil import ClaimContext, current_settings
 from pytest_gil.workloads import Calibration
@@ -61,41 +60,16 @@ def test_mp_ipc_serializes_pickling_and_payload_cost(
     """"进程间通信必须序列化、反序列化": a lambda and a local function cannot be pickled to a
     process pool (a clear pickling error from the future); sending a payload costs more as
     it grows; a thread receives the very same object, no copy."""
-    def local_calc(n: int) -> int:
-        return n
-
-    errors: dict[str, str] = {}
-    same_error: dict[str, bool] = {}
-    with terminating(_ctx().Pool(1, initializer=default_sigterm)) as pool:
-        for name, fn in (("lambda", lambda n: n), ("local function", local_calc)):
-            try:  # what pickling the function itself raises on this version
-                pickle.dumps(fn)
-                expected: type[BaseException] | None = None
-            except Exception as exc:
-                expected = type(exc)
-            r = pool.apply_async(fn, (1,))
-            try:
-                r.get(timeout=30)
-            except Exception as exc:
-                errors[name] = f"{type(exc).__name__}: {exc}"
-                same_error[name] = expected is not None and isinstance(exc, expected)
-            else:
-                errors[name] = "no error"
-                same_error[name] = False
-    # The pool fails each call with exactly the error pickling the function raises.
-    pickling_fails = all(same_error.values())
-
+    pickling = pickling_errors(_ctx())
     threads = executor_factory("thread", max_workers=1)
     growth = payload_growth(threads, process_pool)
     same = bool(growth.extra["thread_same_object"])
-    detail = (f"to a multiprocessing.Pool: lambda → {errors['lambda']!r}, local function → "
-              f"{errors['local function']!r}; {growth.detail()}")
-    if not (pickling_fails and same):
-        gil_claim.functional(False, detail + "; a function or argument crossed without "
-                             "pickling", checks=[growth])
+    if not (pickling.holds and same):
+        gil_claim.functional(False, f"{pickling.detail}; {growth.detail()}; a function or "
+                             "argument crossed without pickling", checks=[growth],
+                             observations=pickling.observations)
         return
-    gil_claim.decide(growth, note=f"to a multiprocessing.Pool: lambda → {errors['lambda']!r}, "
-                     f"local function → {errors['local function']!r}; ")
+    gil_claim.decide(growth, note=pickling.detail + "; ")
 
 
 @pytest.mark.claim("mp.io-threads-cheaper")
@@ -144,7 +118,7 @@ def test_mp_main_guard_unguarded_script(start_method: str, gil_claim: ClaimConte
     claim = gil_claim.for_variant(start_method)
     claim.skip_if_not_testable()
     result = run_unguarded_script(start_method)
-    claim.functional(result.holds, result.detail, checks=[result])
+    claim.functional(result.holds, result.detail, observations=result.observations)
 
 
 @pytest.mark.claim("mp.shared-state")

@@ -84,7 +84,7 @@ def test_digest_gives_one_answer_in_threads(thread_runner):
 
 
 def test_digest_runs_in_worker_processes(process_pool):
-    timeline = run_tasks("process", digest_job, (1 << 20,), tasks=4, workers=2,
+    timeline = run_tasks("process", digest_job, 1 << 20, tasks=4, workers=2,
                          executor=process_pool)
     assert timeline.results == [digest_job(1 << 20)] * 4
     assert os.getpid() not in {task.pid for task in timeline.tasks}

@@ -315,9 +315,13 @@ def measure_schedule(ex: cf.Executor, units: Sequence[int] = (2, 3, 4, 5, 6, 7),
     makespan (11 units for 2..7 on 3), so the same durations also run in the order that tells
     them apart best (:func:`discriminating_order`: 7, 5, 3, 6, 4, 2 → greedy 9, batches 13
     units).  The ratio ``batch / greedy`` of that order is the ideal of an equivalence test —
-    "serialized" on ``measured / greedy`` in both orders: confirmed when within ``√ideal`` of
-    greedy, refuted beyond ``ideal**0.75``.  The largest number of tasks that ran at once,
-    from their own timestamps, is recorded (``max_concurrency``).
+    "serialized" on ``measured / greedy`` of the worse of the two orders (signal
+    ``worst_order``): confirmed when within ``√ideal`` of greedy, refuted beyond
+    ``ideal**0.75``.  One signal, the larger ratio, and not the two orders as two signals: the
+    test refutes only when every signal refutes, and a batch scheduler matches greedy in the
+    document's order, so two signals could never refute it.  Each order's ratio is recorded
+    (``document_ratio``, ``discriminating_ratio``), and the largest number of tasks that ran
+    at once, from their own timestamps (``max_concurrency``).
     """
     other = discriminating_order(units, n_workers)
     orders = {"document": [u * unit for u in units],
@@ -336,9 +340,10 @@ def measure_schedule(ex: cf.Executor, units: Sequence[int] = (2, 3, 4, 5, 6, 7),
             seen["workers"].update((r[2], r[3]) for r in res)
             ratios[name] = wall / greedy[name]
             rec[f"{name}_makespan"] = wall
-        return Round(ratios, rec)
+            rec[f"{name}_ratio"] = ratios[name]
+        return Round({"worst_order": max(ratios.values())}, rec)
 
-    check = measure_rounds(one_round, signals=tuple(orders),
+    check = measure_rounds(one_round, signals=("worst_order",),
                            ideal=batch["discriminating"] / greedy["discriminating"],
                            hypothesis="serialized", claim="equals-list-schedule",
                            label="makespan vs greedy list schedule", budget=budget)
@@ -347,8 +352,10 @@ def measure_schedule(ex: cf.Executor, units: Sequence[int] = (2, 3, 4, 5, 6, 7),
             f"{n_workers} workers, makespan / greedy list schedule, in the document's order "
             f"(greedy = batches = {greedy['document'] * ms:.0f} ms) and in the order "
             f"{', '.join(map(str, other))} (greedy {greedy['discriminating'] * ms:.0f} ms, "
-            f"batches {batch['discriminating'] * ms:.0f} ms); at most {seen['concurrency']} "
-            f"tasks ran at once on {len(seen['workers'])} workers")
+            f"batches {batch['discriminating'] * ms:.0f} ms): makespan / greedy "
+            f"{_median(check, 'document_ratio'):.2f} and "
+            f"{_median(check, 'discriminating_ratio'):.2f} (medians), the worse decides; at "
+            f"most {seen['concurrency']} tasks ran at once on {len(seen['workers'])} workers")
     return _with_text(check, what, max_concurrency=seen["concurrency"],
                       distinct_workers=len(seen["workers"]), greedy=greedy, batch=batch,
                       discriminating_order=list(other))

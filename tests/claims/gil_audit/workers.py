@@ -182,3 +182,8 @@ def serve_requests(requests: int, n: int, wait: float, threads: int) -> int:
         t.join()
     return done[0]
 
+
+def serve_one_at_a_time(requests: int, n: int, wait: float, threads: int) -> int:
+    """:func:`serve_requests` that ignores ``threads``: a worker process that serves its
+    requests one after another (a hybrid no better than single-threaded processes)."""
+    return serve_requests(requests, n, wait, 1)
