@@ -23,10 +23,11 @@ import multiprocessing
 import os
 import platform
 import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .gilstate import build_is_free_threaded, gil_enabled
 
 __all__ = [
     "RuntimeProfile",
@@ -123,16 +124,6 @@ class RuntimeProfile:
 
 # --------------------------------------------------------------------------------------------
 # detection
-
-
-def _free_threaded_build() -> bool:
-    # Py_GIL_DISABLED is 1 on free-threaded builds, 0 or None elsewhere: test truthiness.
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-def _gil_enabled_now() -> bool:
-    fn = getattr(sys, "_is_gil_enabled", None)
-    return True if fn is None else bool(fn())
 
 
 def _affinity() -> int | None:
@@ -299,8 +290,8 @@ def _detect() -> RuntimeProfile:
         implementation=platform.python_implementation(),
         version=platform.python_version(),
         version_info=(vi.major, vi.minor, vi.micro),
-        free_threaded_build=_free_threaded_build(),
-        gil_enabled=_gil_enabled_now(),
+        free_threaded_build=build_is_free_threaded(),
+        gil_enabled=gil_enabled(),
         python_gil_env=os.environ.get("PYTHON_GIL"),
         switch_interval=sys.getswitchinterval(),
         usable_cpus=usable_cpus(affinity, limit),
@@ -348,7 +339,7 @@ def _apply(profile: RuntimeProfile, overrides: dict[str, Any], where: str) -> Ru
     return dataclasses.replace(profile, **fixed, injected=True)
 
 
-def runtime_profile(*, fresh: bool = True) -> RuntimeProfile:
+def runtime_profile() -> RuntimeProfile:
     """Return the :class:`RuntimeProfile` of this process, with any injected overrides applied.
 
     The GIL state and the load snapshot are read anew on every call (an import can re-enable
@@ -376,12 +367,3 @@ def override_profile(**fields: Any) -> Iterator[RuntimeProfile]:
         yield runtime_profile()
     finally:
         _overrides.remove(fields)
-
-
-def gil_enabled() -> bool:
-    """Whether the GIL is enabled right now (True on builds that always have one)."""
-    return _gil_enabled_now()
-
-
-def main_json() -> str:  # used by ``python -m pytest_gil profile --json``
-    return json.dumps(runtime_profile().to_dict(), indent=2, sort_keys=True)

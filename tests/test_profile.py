@@ -198,8 +198,10 @@ def test_the_machine_gives_at_least_one_usable_cpu() -> None:
 def test_free_threaded_build_is_the_truthiness_of_py_gil_disabled(
     monkeypatch: pytest.MonkeyPatch, value: object, expected: bool
 ) -> None:
+    from pytest_gil import gilstate  # the one place that reads the build flag
+
     monkeypatch.setattr(
-        profile,
+        gilstate,
         "sysconfig",
         SimpleNamespace(get_config_var=lambda name: value if name == "Py_GIL_DISABLED" else None),
     )

@@ -120,7 +120,9 @@ def format_quantity(
         return str(value) if value is not None else "n/a"
     main = f"{num(v)}{suffix}" if v is not None else ""
     ge, le = (">=", "<=") if ascii_only else ("≥", "≤")
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None and not _informative(lo, hi):
+        interval = "(too few rounds for an interval)"
+    elif lo is not None and hi is not None:
         interval = f"[{num(lo)}, {num(hi)}]"
     elif lo is not None:
         interval = f"{ge}{num(lo)}" if v is None else f"[{ge}{num(lo)}]"
@@ -131,6 +133,17 @@ def format_quantity(
     if not main:
         return f"{interval}{suffix}"
     return f"{main} {interval}".rstrip()
+
+
+def _informative(lo: float, hi: float) -> bool:
+    """Whether ``[lo, hi]`` says anything: not wider than a factor of
+    :data:`~pytest_gil.engine.check.WIDE_INTERVAL` (intervals of ratios from 2–3 rounds, where
+    the t quantile at the per-look α is in the hundreds, span many orders of magnitude)."""
+    from ..engine.check import WIDE_INTERVAL
+
+    if lo <= 0:
+        return hi - lo <= WIDE_INTERVAL
+    return hi / lo <= WIDE_INTERVAL
 
 
 def format_figure(figure: Mapping[str, Any] | None, *, ascii_only: bool = False) -> str:

@@ -122,6 +122,32 @@ def claims_md_ids(text: str) -> list[str]:
     return ids
 
 
+PUBLIC_MODULES = {"pytest_gil", "pytest_gil.workloads", "pytest_gil.runners"}
+
+
+def test_the_audit_imports_only_public_names() -> None:
+    """The audit is a client of the public API: ``pytest_gil``'s ``__all__`` and the documented
+    modules ``pytest_gil.workloads`` and ``pytest_gil.runners`` (their ``__all__``)."""
+    import ast
+    import importlib
+
+    problems = []
+    for path in sorted(HERE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                mods = [(a.name, None) for a in node.names if a.name.startswith("pytest_gil")]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pytest_gil"):
+                mods = [(str(node.module), a.name) for a in node.names]
+            else:
+                continue
+            for mod, name in mods:
+                if mod not in PUBLIC_MODULES:
+                    problems.append(f"{path.name}:{node.lineno}: imports {mod}")
+                elif name is not None and name not in importlib.import_module(mod).__all__:
+                    problems.append(f"{path.name}:{node.lineno}: {mod}.{name} is not public")
+    assert not problems, problems
+
+
 def test_catalogue_matches_the_claims_table() -> None:
     table = claims_md_ids(CLAIMS_MD.read_text(encoding="utf-8"))
     assert table, f"no claim ids found in the table of {CLAIMS_MD}"
