@@ -1,59 +1,65 @@
-"""Pure statistics of the verdict engine: bounds, sequential one-sided tests, three outcomes.
+"""Pure statistics of the verdict engine: bounds, robust sequential one-sided tests, three
+outcomes.
 
 Everything here is a pure function of numbers (no clocks, no threads), so it is tested on
 synthetic data with a known truth (``tests/test_stats.py``).  numpy and scipy are imported at
-module top; :mod:`pytest_gil.engine` imports this module lazily, never at plugin load.
+module top; the engine imports this module lazily, never at plugin load.  This module is
+longer than 600 lines because the incremental test and its vectorised twin must implement the
+same rule side by side (a test proves they decide alike).
 
-Signals
--------
-One *round* of a scaling check runs the same work serially and on ``workers`` workers and
-yields log-ratios, the unit of data:
+Hypotheses and bounds (the derivation)
+--------------------------------------
+A round yields positive ratios, analysed on the log scale.  The two hypotheses sit at the two
+ends of ``[0, ln K]``: *serialized* (ratio 1) and *parallel* (ratio ``K``), where ``K`` is the
+ideal: the capacity the machine delivered in that round when a reference is measured (then
+``ln K`` varies per round and every bound is paired with its own round), else a constant
+(``min(workers, usable CPUs)``, the number of tasks that can wait at once, …).  A bound at
+fraction ``f`` of the segment is ``K**f``:
 
-* speedup ``d = ln(T_serial / T_parallel)``;
-* parallelism ``ln P`` with ``P = CPU time / wall time`` of the parallel phase.
+* **confirm** at ``f = ½`` for both hypotheses (the log-midpoint ``√K``);
+* **refute** a further quarter out: "serialized" at ``f = ¾``, "parallel" at ``f = ¼``.
 
-Both are ratios, so they are analysed on the log scale, where they are close to symmetric and
-where "twice as fast" and "half as fast" are equally far from 1.
+A ratio between the bounds is *inconclusive*, never refuted — a gap of ``¼ ln K`` between
+"cannot confirm" and "refuted" (equivalence testing, TOST on the log scale).  For ``K = 2``:
+confirm at 1.41, refute "serialized" above 1.68, refute "parallel" below 1.19.  ``K ≤ 1``
+leaves no room between the hypotheses: *not testable* (:class:`NotTestable`).
 
-Bounds (the derivation)
------------------------
-With ``I`` the ideal speedup (``min(workers, usable CPUs)`` for CPU-bound work, the number of
-tasks for sleeping work), the two hypotheses the engine must tell apart sit at the two ends of
-the log scale: a *serialized* workload has ratio 1 (``ln 1 = 0``), a *parallel* one has ratio
-``I`` (``ln I``).  The engine splits the segment ``[0, ln I]`` into quarters:
+Routes: how a signal may decide
+-------------------------------
+Each decision (confirm or refute a hypothesis) is reached by one or more *routes*.  The
+**primary** signals of a check (the speedup, a probe's share of a core, …) decide together:
+a decision needs every primary signal to reach it (an intersection-union test at the full
+α).  A **bound** signal is an upper bound of the primary one — the speedup the parallel phase's
+CPU time allows (``cpu_speedup``), which the speedup cannot exceed whenever the work needs at
+least as many CPU-seconds in parallel as one after another.  A bound signal can therefore
+decide alone what an upper bound implies: *confirm "serialized"* and *refute "parallel"*.
+When bound signals are present the decision is the union of the routes, and α is split evenly
+between them (Bonferroni).  A confirm and a refute of the same hypothesis reached together
+(only possible if the bound's assumption fails) leave it inconclusive, saying so.
 
-* the **confirm** bound is the log-midpoint ``exp(ln I / 2) = √I`` for both claims: a claim is
-  confirmed when its one-sided confidence bound lies on its own half (``< √I`` for
-  "serialized", ``> √I`` for "parallel");
-* the **refute** bounds are a further quarter out, ``I**0.75`` for "serialized" (refuted only
-  when the data are clearly on the parallel side) and ``I**0.25`` for "parallel".
+The statistic of a route, per round ``i``, is ``z_i = ln x_i − f · ln K_i`` (``x``: the
+signal; ``f``: the bound's fraction): one paired contrast, so noise common to the signal and
+the reference cancels.  The decision is a one-sided t test of ``mean z`` against 0.
 
-So a claim is refuted only when its one-sided bound is beyond the three-quarter point — a gap
-of ``ln I / 4`` between "cannot confirm" and "refuted" (equivalence-test style, TOST on the log
-scale).  A workload whose true ratio sits between the bounds (partly parallel, or a noisy
-machine) is *inconclusive*, never refuted.  For ``I = 2``: confirm at 1.41×, refute
-"serialized" at 1.68×, refute "parallel" at 1.19×.  ``I <= 1`` leaves no room between the two
-hypotheses: the claim is *not testable* (:class:`NotTestable`).
+Robustness: decision-side trimming
+----------------------------------
+A round disturbed by the machine in a way the noise readings did not catch is an outlier, and
+the estimand is the undisturbed ratio.  Before each test, the ``g = ⌊TRIM · n⌋`` values most
+favourable to the decision being tested are dropped (and winsorized for the variance; the
+degrees of freedom are ``n − g − 1``): a decision must hold without its best-supporting
+rounds.  On clean data this is conservative (it only removes support); with 5–15% of rounds
+shifted toward a false decision it keeps the false-decision rate at α, where a plain t test
+reaches 3× α (simulated: ``tests/test_stats.py``).
 
 Tests and error rates
 ---------------------
-Each signal is tested with a one-sided Student t test on its log-ratios (the rank tests cannot
-reach p < 1e-3 with fewer than ~10 samples).  Looks are taken at ``n`` in :data:`LOOKS` =
-(3, 4, 5, 6, 8, 10, 12, 16, 20) rounds, and α is split evenly across the looks
-(**Bonferroni**: each look tests at ``α / len(LOOKS)``; by the union bound the probability of
-any false decision over all looks, for any data-dependent stopping rule, is at most α).
-Defaults: ``α_confirm = 1e-3``, ``α_refute = 1e-4`` — a false failure (refuting a true claim)
-must be rarer than a false pass.
+Looks are taken at ``n`` in :data:`LOOKS`; α is split evenly across the looks (Bonferroni: by
+the union bound the probability of any false decision over all looks, for any stopping rule,
+is at most α) and across the routes of a decision.  Defaults: ``α_confirm = 1e-3``,
+``α_refute = 1e-4`` — a false failure must be rarer than a false pass.
 
-A verdict combining several signals is an intersection-union test: *confirmed* only if every
-signal confirms, *refuted* only if every signal refutes; each signal's test is at the full
-per-look α, and the combined error rate is at most the smallest of theirs.  Otherwise the test
-continues; at the last look it is *inconclusive*.
-
-Intervals for reporting are ``(value, low, high)`` on the ratio scale: the geometric mean and
-the one-sided confidence bounds at the per-look confirm level ``1 - α_confirm / len(LOOKS)``
-(the same bounds the confirm decision uses, so "confirmed" always means the interval is inside
-the confirm bound; the refute decision uses the stricter ``α_refute``).
+Intervals for reporting are ``(value, low, high)`` on the ratio scale: the geometric mean of
+a signal's rounds with one-sided bounds at the per-look confirm level.
 """
 
 from __future__ import annotations
@@ -72,24 +78,26 @@ __all__ = [
     "ALPHA_REFUTE",
     "CLAIMS",
     "LOOKS",
+    "TRIM",
     "BatchResult",
     "Bounds",
     "Claim",
     "Interval",
     "NotTestable",
     "Outcome",
+    "Route",
     "SequentialTest",
-    "SignalTest",
     "bounds",
     "clopper_pearson",
-    "decide",
     "interval",
+    "routes",
     "sequential_batch",
-    "signal_test",
+    "trimmed_bound",
 ]
 
 Claim = Literal["serialized", "parallel"]
 CLAIMS: tuple[Claim, ...] = ("serialized", "parallel")
+Action = Literal["confirm", "refute"]
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
 
 LOOKS: tuple[int, ...] = (3, 4, 5, 6, 8, 10, 12, 16, 20)
@@ -98,21 +106,31 @@ variance estimate (df = 2); 20 caps a check at a few seconds of 50 ms tasks; the
 because each extra look costs α (Bonferroni) while later looks add less information."""
 
 ALPHA_CONFIRM = 1e-3
-"""Probability, over all looks, of confirming a claim whose true ratio is at the confirm bound
-(or beyond it, on the wrong side)."""
+"""Probability, over all looks, of confirming a hypothesis whose true ratio is at the confirm
+bound (or beyond it, on the wrong side)."""
 
 ALPHA_REFUTE = 1e-4
-"""Probability, over all looks, of refuting a claim whose true ratio is at the refute bound (or
-on the claim's side of it).  Ten times stricter than :data:`ALPHA_CONFIRM`: a test suite that
+"""Probability, over all looks, of refuting a hypothesis whose true ratio is at the refute
+bound (or on its side of it).  Ten times stricter than :data:`ALPHA_CONFIRM`: a test suite that
 fails falsely once in 10,000 checks is still noticeable; one that passes falsely is not worse
 than the inconclusive answer it replaces."""
+
+TRIM = 0.2
+"""Share of rounds dropped from the decision's side before each test (see the module doc).
+0.2 is the classic trimming proportion (Wilcox; Yuen's test); at fewer than 5 rounds it drops
+none (the t quantiles at 2–3 degrees of freedom already make one outlier block a decision)."""
+
+CONFIRM_AT = 0.5
+REFUTE_AT: dict[str, float] = {"serialized": 0.75, "parallel": 0.25}
+BOUND_DECISIONS = frozenset({("serialized", "confirm"), ("parallel", "refute")})
+"""What an upper bound of the speedup can decide alone."""
 
 FloatArray = npt.NDArray[np.float64]
 
 
 class NotTestable(ValueError):
-    """The claim cannot be tested here: the ideal speedup is 1 or less (one usable CPU, one
-    worker, one task), so "serialized" and "parallel" predict the same ratio."""
+    """The ideal is 1 or less (one usable CPU, one worker, one task): "serialized" and
+    "parallel" predict the same ratio."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,57 +139,68 @@ class NotTestable(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Bounds:
-    """The ratio-scale bounds of one claim at a given ideal speedup (derivation: module doc)."""
+    """The ratio-scale bounds of one hypothesis at ideal (or capacity) ``ideal``."""
 
     ideal: float
     claim: Claim
     confirm: float
     refute: float
 
-    @property
-    def log_confirm(self) -> float:
-        return math.log(self.confirm)
-
-    @property
-    def log_refute(self) -> float:
-        return math.log(self.refute)
-
     def to_dict(self) -> dict[str, float]:
-        return {
-            "ideal": self.ideal,
-            "confirm": round(self.confirm, 4),
-            "refute": round(self.refute, 4),
-        }
-
-
-_REFUTE_EXPONENT: dict[Claim, float] = {
-    # Three quarters of the way from ratio 1 to ratio I on the log scale, away from the claim.
-    "serialized": 0.75,
-    "parallel": 0.25,
-}
+        return {"ideal": round(self.ideal, 4), "confirm": round(self.confirm, 4),
+                "refute": round(self.refute, 4)}
 
 
 def bounds(ideal: float, claim: Claim) -> Bounds:
-    """The confirm bound ``√I`` and the claim's refute bound (``I**0.75`` or ``I**0.25``).
+    """The confirm bound ``√I`` and the hypothesis's refute bound (``I**0.75`` or ``I**0.25``).
 
     Raises :class:`NotTestable` when ``ideal <= 1``.
     """
-    if claim not in _REFUTE_EXPONENT:
+    if claim not in REFUTE_AT:
         raise ValueError(f"claim must be one of {CLAIMS}, got {claim!r}")
     if not ideal > 1:
         raise NotTestable(
-            f"ideal speedup {ideal:g} ≤ 1: serialized and parallel predict the same ratio"
-        )
-    return Bounds(
-        ideal=ideal,
-        claim=claim,
-        confirm=math.sqrt(ideal),
-        refute=float(ideal ** _REFUTE_EXPONENT[claim]),
-    )
+            f"ideal speedup {ideal:g} ≤ 1: serialized and parallel predict the same ratio")
+    return Bounds(ideal, claim, ideal ** CONFIRM_AT, ideal ** REFUTE_AT[claim])
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """One way a decision can be reached: ``signals`` (all must agree) tested against the
+    bound of ``claim``/``action``."""
+
+    signals: tuple[str, ...]
+    claim: Claim
+    action: Action
+
+    @property
+    def fraction(self) -> float:
+        return CONFIRM_AT if self.action == "confirm" else REFUTE_AT[self.claim]
+
+    @property
+    def side(self) -> int:
+        """+1: decided when the lower bound of ``mean z`` is above 0; -1: upper below 0."""
+        return 1 if (self.claim == "parallel") == (self.action == "confirm") else -1
+
+
+def routes(primary: Sequence[str], bound: Sequence[str] = ()) -> dict[tuple[str, str],
+                                                                      list[Route]]:
+    """The routes of every decision: the primary signals together for each, plus each bound
+    signal alone for what an upper bound decides (module doc)."""
+    if not primary:
+        raise ValueError("at least one primary signal is needed")
+    out: dict[tuple[str, str], list[Route]] = {}
+    for claim in CLAIMS:
+        for action in ("confirm", "refute"):
+            rs = [Route(tuple(primary), claim, action)]  # type: ignore[arg-type]
+            if (claim, action) in BOUND_DECISIONS:
+                rs += [Route((b,), claim, action) for b in bound]  # type: ignore[arg-type]
+            out[claim, action] = rs
+    return out
 
 
 # --------------------------------------------------------------------------------------------
-# one look at one signal
+# one look
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +222,6 @@ class Interval:
         return {"value": r(self.value), "low": r(self.low), "high": r(self.high)}
 
     def format(self, unit: str = "") -> str:
-        """``1.03× [0.81, 1.30]`` (the bounds are left out when fewer than 2 rounds)."""
         if math.isfinite(self.low) and math.isfinite(self.high):
             return f"{self.value:.2f}{unit} [{self.low:.2f}, {self.high:.2f}]"
         return f"{self.value:.2f}{unit}"
@@ -202,16 +230,8 @@ class Interval:
         return self.format()
 
 
-def _mean_se(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Mean and standard error along the last axis (ddof = 1)."""
-    n = x.shape[-1]
-    mean = x.mean(axis=-1)
-    se = x.std(axis=-1, ddof=1) / math.sqrt(n)
-    return mean, se
-
-
-def _tcrit(alpha: float, n: int) -> float:
-    return float(_sps.t.ppf(1.0 - alpha, n - 1))
+def _tcrit(alpha: float, df: int) -> float:
+    return float(_sps.t.ppf(1.0 - alpha, df))
 
 
 def _as_log_array(values: Sequence[float] | FloatArray) -> FloatArray:
@@ -223,8 +243,8 @@ def _as_log_array(values: Sequence[float] | FloatArray) -> FloatArray:
     return arr
 
 
-def interval(log_values: Sequence[float] | FloatArray, alpha: float = ALPHA_CONFIRM / len(LOOKS)
-             ) -> Interval:
+def interval(log_values: Sequence[float] | FloatArray,
+             alpha: float = ALPHA_CONFIRM / len(LOOKS)) -> Interval:
     """The geometric mean of the ratios with one-sided ``1 - alpha`` bounds on each side."""
     x = _as_log_array(log_values)
     n = x.size
@@ -234,119 +254,64 @@ def interval(log_values: Sequence[float] | FloatArray, alpha: float = ALPHA_CONF
     if n < 2:
         return Interval(math.exp(mean), math.nan, math.nan, 1.0 - alpha, n)
     se = float(x.std(ddof=1)) / math.sqrt(n)
-    tc = _tcrit(alpha, n)
+    tc = _tcrit(alpha, n - 1)
     return Interval(math.exp(mean), math.exp(mean - tc * se), math.exp(mean + tc * se),
                     1.0 - alpha, n)
 
 
-@dataclasses.dataclass(frozen=True)
-class SignalTest:
-    """One signal's tests at one look.
-
-    ``p_confirm`` / ``p_refute`` are one-sided t-test p-values against the confirm / refute
-    bound; ``confirms`` / ``refutes`` compare them with the per-look α.
-    """
-
-    signal: str
-    claim: Claim
-    n: int
-    interval: Interval
-    p_confirm: float
-    p_refute: float
-    confirms: bool
-    refutes: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "signal": self.signal,
-            "claim": self.claim,
-            "n": self.n,
-            "interval": self.interval.to_dict(),
-            "p_confirm": self.p_confirm,
-            "p_refute": self.p_refute,
-            "confirms": self.confirms,
-            "refutes": self.refutes,
-        }
-
-
-def _decide_arrays(mean: FloatArray, se: FloatArray, n: int, b: Bounds,
-                   alpha_c: float, alpha_r: float) -> tuple[npt.NDArray[np.bool_],
-                                                            npt.NDArray[np.bool_]]:
-    """Vectorised core: (confirms, refutes) at one look with per-look α's.
-
-    Written as inequalities on the one-sided bounds, not as t = (m - b) / se, so a zero
-    standard error (identical rounds) decides by the mean instead of dividing by zero.
-    """
-    tc = _tcrit(alpha_c, n)
-    tr = _tcrit(alpha_r, n)
-    if b.claim == "serialized":
-        confirms = mean + tc * se < b.log_confirm
-        refutes = mean - tr * se > b.log_refute
+def _trimmed(z: FloatArray, side: int, trim: float) -> tuple[FloatArray, FloatArray, int]:
+    """Decision-side trimmed mean, its standard error and degrees of freedom, along the last
+    axis of ``z`` (shape ``(..., n)``): the ``g = ⌊trim · n⌋`` values most favourable to the
+    decision (the largest for ``side=+1``) are dropped from the mean and winsorized for the
+    variance."""
+    n = z.shape[-1]
+    g = int(math.floor(trim * n))
+    if g == 0:
+        mean = z.mean(axis=-1)
+        return mean, z.std(axis=-1, ddof=1) / math.sqrt(n), n - 1
+    zs = np.sort(z, axis=-1)
+    if side > 0:
+        kept, w = zs[..., : n - g], zs.copy()
+        w[..., n - g:] = zs[..., n - g - 1: n - g]
     else:
-        confirms = mean - tc * se > b.log_confirm
-        refutes = mean + tr * se < b.log_refute
-    return confirms, refutes
+        kept, w = zs[..., g:], zs.copy()
+        w[..., :g] = zs[..., g: g + 1]
+    h = n - g
+    se = w.std(axis=-1, ddof=1) * math.sqrt(n - 1) / math.sqrt(h * (h - 1))
+    return kept.mean(axis=-1), se, h - 1
 
 
-def _p_less(mean: float, se: float, n: int, bound: float) -> float:
-    """One-sided p-value of H0: μ ≥ bound against μ < bound."""
-    if se == 0.0:
-        return 0.0 if mean < bound else 1.0
-    return float(_sps.t.cdf((mean - bound) / se, n - 1))
+def trimmed_bound(z: Sequence[float] | FloatArray, side: int, alpha: float,
+                  trim: float = TRIM) -> float:
+    """The one-sided ``1 - alpha`` confidence bound of the decision-side trimmed mean of
+    ``z``: the lower bound for ``side=+1``, the upper for ``side=-1`` (NaN with < 2 values)."""
+    arr = np.asarray(z, dtype=np.float64)
+    if arr.size < 2:
+        return math.nan
+    mean, se, df = _trimmed(arr, side, trim)
+    return float(mean - side * _tcrit(alpha, df) * se)
 
 
-def signal_test(name: str, log_values: Sequence[float] | FloatArray, claim: Claim,
-                ideal: float, *, alpha_confirm: float, alpha_refute: float) -> SignalTest:
-    """Test one signal at one look.  ``alpha_*`` are the per-look levels (already split)."""
-    b = bounds(ideal, claim)
-    x = _as_log_array(log_values)
-    n = x.size
-    iv = interval(x, alpha_confirm)
-    if n < 2:
-        return SignalTest(name, claim, n, iv, 1.0, 1.0, False, False)
-    mean_a, se_a = _mean_se(x[np.newaxis, :])
-    confirms, refutes = _decide_arrays(mean_a, se_a, n, b, alpha_confirm, alpha_refute)
-    mean, se = float(mean_a[0]), float(se_a[0])
-    if claim == "serialized":
-        p_c = _p_less(mean, se, n, b.log_confirm)
-        p_r = 1.0 - _p_less(mean, se, n, b.log_refute) if se > 0 else float(mean <= b.log_refute)
-    else:
-        p_c = 1.0 - _p_less(mean, se, n, b.log_confirm) if se > 0 else float(
-            mean <= b.log_confirm)
-        p_r = _p_less(mean, se, n, b.log_refute)
-    return SignalTest(name, claim, n, iv, p_c, p_r, bool(confirms[0]), bool(refutes[0]))
-
-
-def decide(log_values: Mapping[str, Sequence[float] | FloatArray], claim: Claim, ideal: float,
-           *, alpha_confirm: float, alpha_refute: float) -> tuple[Verdict, dict[str, SignalTest]]:
-    """Combine signals at one look (per-look α's): confirmed if all confirm, refuted if all
-    refute, else inconclusive."""
-    if not log_values:
-        raise ValueError("at least one signal is needed")
-    tests = {
-        name: signal_test(name, vals, claim, ideal, alpha_confirm=alpha_confirm,
-                          alpha_refute=alpha_refute)
-        for name, vals in log_values.items()
-    }
-    verdict: Verdict = "inconclusive"
-    if all(t.confirms for t in tests.values()):
-        verdict = "confirmed"
-    elif all(t.refutes for t in tests.values()):
-        verdict = "refuted"
-    return verdict, tests
+def _decides(z: FloatArray, side: int, alpha: float, trim: float) -> npt.NDArray[np.bool_]:
+    """Whether each row of ``z`` (shape ``(m, n)``) decides: its one-sided bound is beyond 0.
+    Written as an inequality on the bound, so identical rounds decide by their mean."""
+    mean, se, df = _trimmed(z, side, trim)
+    tc = _tcrit(alpha, df)
+    return (mean - tc * se > 0) if side > 0 else (mean + tc * se < 0)
 
 
 # --------------------------------------------------------------------------------------------
-# sequential test
+# the sequential test
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """The state of a :class:`SequentialTest` after a look (or when it was cut short).
 
-    ``verdicts`` holds one verdict per claim; ``decided`` is True when the stopping rule fired
-    (a decision was reached, or the last look was taken); ``look`` is the round count of the
-    last look taken (0 if none); ``intervals`` are per signal over all rounds collected so far.
+    ``verdicts`` holds one verdict per hypothesis; ``decided`` is True when the stopping rule
+    fired (a decision, or the last look); ``look`` is the round count of the last look taken
+    (0 if none); ``routes`` names, per decision reached, the route that reached it;
+    ``intervals`` are per signal (and ``capacity``) over all rounds collected so far.
     """
 
     verdicts: dict[str, Verdict]
@@ -354,7 +319,7 @@ class Outcome:
     look: int
     decided: bool
     intervals: dict[str, Interval]
-    tests: dict[str, dict[str, SignalTest]]
+    routes: dict[str, str] = dataclasses.field(default_factory=dict)
     reason: str = ""
 
     def verdict(self, claim: Claim) -> Verdict:
@@ -362,56 +327,66 @@ class Outcome:
 
 
 class SequentialTest:
-    """Incremental sequential test over one or more signals and claims.
+    """Incremental sequential test of "serialized" vs "parallel" over routes of signals.
 
-    >>> st = SequentialTest(ideal=2, signals=("speedup", "parallelism"), stop_on="serialized")
-    >>> for _ in range(3):
-    ...     st.add(speedup=1.0, parallelism=1.0)
+    >>> st = SequentialTest(ideal=2, primary=("speedup",), bound=("cpu_speedup",),
+    ...                     stop_on="serialized")
+    >>> for _ in range(4):
+    ...     st.add(speedup=1.0, cpu_speedup=1.0)
     >>> st.look().verdicts["serialized"]
     'confirmed'
 
-    :meth:`add` takes the *ratios* of one round (``speedup=T_serial/T_parallel``,
-    ``parallelism=P``); they are stored as logs.  :meth:`look` returns ``None`` to continue, or
-    an :class:`Outcome` when the stopping rule fires: at a scheduled look where the claim
-    ``stop_on`` is decided (``stop_on=None``: where any claim is decided), or at the last
-    look.  Between scheduled looks nothing is decided (an unscheduled look would spend α the
-    Bonferroni split did not budget); :meth:`outcome` reports the last look's verdicts with
-    intervals over all data, e.g. when a time budget ran out.
+    :meth:`add` takes the *ratios* of one round (one per signal, and ``capacity=K_i`` when
+    ``ideal`` is ``"capacity"``: the ideal measured in that round); they are stored as logs.
+    :meth:`look` returns ``None`` to continue, or an :class:`Outcome` when the stopping rule
+    fires: at a scheduled look where ``stop_on`` is decided (``None``: any hypothesis), or at
+    the last look.  Between scheduled looks nothing is decided (an unscheduled look would spend
+    α the split did not budget); :meth:`outcome` reports the last look's verdicts with
+    intervals over all data, e.g. when a time budget ran out.  Every look taken is kept in
+    :attr:`history`.
     """
 
     def __init__(
         self,
-        ideal: float,
+        ideal: float | Literal["capacity"],
         *,
-        signals: Sequence[str] = ("speedup", "parallelism"),
+        primary: Sequence[str] = ("speedup",),
+        bound: Sequence[str] = (),
         claims: Sequence[Claim] = CLAIMS,
         stop_on: Claim | None = None,
         alpha_confirm: float = ALPHA_CONFIRM,
         alpha_refute: float = ALPHA_REFUTE,
         looks: Sequence[int] = LOOKS,
+        trim: float = TRIM,
     ) -> None:
-        if not signals:
-            raise ValueError("at least one signal is needed")
         if stop_on is not None and stop_on not in claims:
             raise ValueError(f"stop_on={stop_on!r} is not among claims {tuple(claims)}")
         if not (0 < alpha_confirm < 1 and 0 < alpha_refute < 1):
             raise ValueError("alphas must lie in (0, 1)")
         if not looks or sorted(set(looks)) != list(looks) or looks[0] < 2:
             raise ValueError("looks must be increasing round counts, the first ≥ 2")
-        self.bounds = {c: bounds(ideal, c) for c in claims}  # raises NotTestable
-        self.ideal = ideal
-        self.signals = tuple(signals)
+        if not 0 <= trim < 0.5:
+            raise ValueError(f"trim must lie in [0, 0.5), got {trim!r}")
+        self.capacity = ideal == "capacity"
+        if not self.capacity:
+            for c in claims:
+                bounds(float(ideal), c)  # raises NotTestable
+        self.ideal: float | None = None if self.capacity else float(ideal)
+        self.routes = routes(primary, bound)
+        self.primary, self.bound = tuple(primary), tuple(bound)
+        self.signals = (*self.primary, *self.bound)
         self.claims = tuple(claims)
         self.stop_on = stop_on
-        self.alpha_confirm = alpha_confirm
-        self.alpha_refute = alpha_refute
+        self.alpha_confirm, self.alpha_refute = alpha_confirm, alpha_refute
         self.looks = tuple(looks)
-        self._values: dict[str, list[float]] = {s: [] for s in self.signals}
+        self.trim = trim
+        keys = (*self.signals, "capacity") if self.capacity else self.signals
+        self._values: dict[str, list[float]] = {s: [] for s in keys}
         self._last: Outcome | None = None
         self.history: list[Outcome] = []
-        """Every scheduled look taken, in order (what the report draws)."""
 
-    # Bonferroni: every scheduled look gets an equal share of α.
+    # -- α --------------------------------------------------------------------------------------
+
     @property
     def alpha_confirm_per_look(self) -> float:
         return self.alpha_confirm / len(self.looks)
@@ -419,6 +394,13 @@ class SequentialTest:
     @property
     def alpha_refute_per_look(self) -> float:
         return self.alpha_refute / len(self.looks)
+
+    def alpha_route(self, claim: str, action: str) -> float:
+        """The α of one route of a decision at one look (split over looks and routes)."""
+        base = self.alpha_confirm if action == "confirm" else self.alpha_refute
+        return base / len(self.looks) / len(self.routes[claim, action])
+
+    # -- data -----------------------------------------------------------------------------------
 
     @property
     def n(self) -> int:
@@ -432,9 +414,10 @@ class SequentialTest:
         return {k: list(v) for k, v in self._values.items()}
 
     def add(self, **ratios: float) -> None:
-        """Add one round's ratios (all signals, positive and finite)."""
-        if set(ratios) != set(self.signals):
-            raise ValueError(f"expected ratios for {self.signals}, got {tuple(ratios)}")
+        """Add one round's ratios (every signal, and ``capacity`` for a capacity test;
+        positive and finite)."""
+        if set(ratios) != set(self._values):
+            raise ValueError(f"expected ratios for {tuple(self._values)}, got {tuple(ratios)}")
         logs = {}
         for k, v in ratios.items():
             if not (v > 0 and math.isfinite(v)):
@@ -443,29 +426,74 @@ class SequentialTest:
         for k, lv in logs.items():
             self._values[k].append(lv)
 
-    def _evaluate(self, decided: bool, reason: str = "") -> Outcome:
-        verdicts: dict[str, Verdict] = {}
-        tests: dict[str, dict[str, SignalTest]] = {}
-        for c in self.claims:
-            v, t = decide(self._values, c, self.ideal, alpha_confirm=self.alpha_confirm_per_look,
-                          alpha_refute=self.alpha_refute_per_look)
-            verdicts[c], tests[c] = v, t
-        return Outcome(verdicts, self.n, self.n, decided, self.intervals(), tests, reason)
+    def _log_ideal(self) -> FloatArray:
+        if self.capacity:
+            return np.asarray(self._values["capacity"], dtype=np.float64)
+        assert self.ideal is not None
+        return np.full(self.n, math.log(self.ideal))
+
+    def bounds(self) -> dict[str, Bounds]:
+        """The bounds of each hypothesis at the ideal (for a capacity test: at the geometric
+        mean of the capacity measured so far)."""
+        ideal = self.ideal
+        if ideal is None:
+            k = self._values["capacity"]
+            ideal = math.exp(sum(k) / len(k)) if k else math.nan
+        if not ideal > 1:
+            return {}
+        return {c: bounds(ideal, c) for c in self.claims}
 
     def intervals(self) -> dict[str, Interval]:
         return {s: interval(v, self.alpha_confirm_per_look) for s, v in self._values.items()}
+
+    # -- deciding -------------------------------------------------------------------------------
+
+    def _route_decides(self, route: Route) -> bool:
+        k = self._log_ideal()
+        alpha = self.alpha_route(route.claim, route.action)
+        for s in route.signals:
+            z = np.asarray(self._values[s], dtype=np.float64) - route.fraction * k
+            if not bool(_decides(z[np.newaxis, :], route.side, alpha, self.trim)[0]):
+                return False
+        return True
+
+    def _decision(self, claim: Claim, action: str) -> str:
+        """The first route that reaches ``action`` on ``claim``, or ``""``."""
+        for route in self.routes[claim, action]:
+            if self._route_decides(route):
+                return "+".join(route.signals)
+        return ""
+
+    def _evaluate(self) -> tuple[dict[str, Verdict], dict[str, str], str]:
+        verdicts: dict[str, Verdict] = {}
+        used: dict[str, str] = {}
+        notes = []
+        for c in self.claims:
+            conf, ref = self._decision(c, "confirm"), self._decision(c, "refute")
+            if conf and ref:
+                verdicts[c] = "inconclusive"
+                notes.append(f"'{c}' was confirmed by {conf} and refuted by {ref}: the signals "
+                             "disagree (the CPU-time bound's assumption does not hold here)")
+            elif conf:
+                verdicts[c], used[c] = "confirmed", conf
+            elif ref:
+                verdicts[c], used[c] = "refuted", ref
+            else:
+                verdicts[c] = "inconclusive"
+        return verdicts, used, "; ".join(notes)
 
     def look(self) -> Outcome | None:
         """Take the scheduled look at the current round count, if there is one."""
         n = self.n
         if n not in self.looks:
             return None
-        out = self._evaluate(decided=False)
+        verdicts, used, note = self._evaluate()
         watched = [self.stop_on] if self.stop_on is not None else list(self.claims)
-        hit = any(out.verdicts[c] != "inconclusive" for c in watched)
-        if hit or n >= self.looks[-1]:
-            reason = "" if hit else f"no decision after the last look ({n} rounds)"
-            out = dataclasses.replace(out, decided=True, reason=reason)
+        hit = any(verdicts[c] != "inconclusive" for c in watched)
+        last = n >= self.looks[-1]
+        reason = note or ("" if hit or not last else f"no decision after the last look ({n} "
+                                                      "rounds)")
+        out = Outcome(verdicts, n, n, hit or last, self.intervals(), used, reason)
         self._last = out
         self.history.append(out)
         return out if out.decided else None
@@ -476,9 +504,8 @@ class SequentialTest:
         if self._last is not None and self._last.decided:
             return self._last
         verdicts: dict[str, Verdict] = {c: "inconclusive" for c in self.claims}
-        tests = self._last.tests if self._last is not None else {}
         look = self._last.look if self._last is not None else 0
-        return Outcome(verdicts, self.n, look, True, self.intervals(), tests, reason)
+        return Outcome(verdicts, self.n, look, True, self.intervals(), {}, reason)
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,42 +533,61 @@ class BatchResult:
         return int(np.count_nonzero(self.verdict == 0))
 
 
+def _batch_decides(values: Mapping[str, FloatArray], k: FloatArray, route: Route, n: int,
+                   alpha: float, trim: float) -> npt.NDArray[np.bool_]:
+    out = np.ones(k.shape[0], dtype=bool)
+    for s in route.signals:
+        out &= _decides(values[s][:, :n] - route.fraction * k[:, :n], route.side, alpha, trim)
+    return out
+
+
 def sequential_batch(
     log_values: Mapping[str, FloatArray],
     claim: Claim,
-    ideal: float,
+    ideal: float | FloatArray,
     *,
+    primary: Sequence[str] | None = None,
+    bound: Sequence[str] = (),
     alpha_confirm: float = ALPHA_CONFIRM,
     alpha_refute: float = ALPHA_REFUTE,
     looks: Sequence[int] = LOOKS,
+    trim: float = TRIM,
 ) -> BatchResult:
     """Run :class:`SequentialTest` (``stop_on=claim``) on many checks at once.
 
-    ``log_values[signal]`` has shape ``(checks, rounds)`` with ``rounds >= looks[-1]``.
-    Identical decisions to the incremental object (tested), thousands of times faster.
+    ``log_values[signal]`` has shape ``(checks, rounds)`` with ``rounds >= looks[-1]``;
+    ``ideal`` is a constant or the log-capacity per round (same shape).  ``primary`` defaults
+    to every signal not in ``bound``.  Identical decisions to the incremental object (tested),
+    thousands of times faster.
     """
-    b = bounds(ideal, claim)
-    arrays = [np.asarray(v, dtype=np.float64) for v in log_values.values()]
-    if not arrays:
+    vals = {s: np.asarray(v, dtype=np.float64) for s, v in log_values.items()}
+    if not vals:
         raise ValueError("at least one signal is needed")
-    m = arrays[0].shape[0]
-    if any(a.shape[0] != m or a.shape[1] < looks[-1] for a in arrays):
+    m = next(iter(vals.values())).shape[0]
+    if any(a.shape[0] != m or a.shape[1] < looks[-1] for a in vals.values()):
         raise ValueError(f"every signal needs shape (checks, ≥{looks[-1]})")
-    a_c = alpha_confirm / len(looks)
-    a_r = alpha_refute / len(looks)
+    prim = tuple(primary) if primary is not None else tuple(s for s in vals if s not in bound)
+    table = routes(prim, bound)
+    if isinstance(ideal, np.ndarray):
+        k = np.asarray(ideal, dtype=np.float64)
+    else:
+        bounds(float(ideal), claim)
+        k = np.full((m, looks[-1]), math.log(float(ideal)))
     verdict = np.zeros(m, dtype=np.int8)
     rounds = np.full(m, looks[-1], dtype=np.int64)
     open_ = np.ones(m, dtype=bool)
     for n in looks:
-        conf_all = np.ones(m, dtype=bool)
-        ref_all = np.ones(m, dtype=bool)
-        for a in arrays:
-            mean, se = _mean_se(a[:, :n])
-            c, r = _decide_arrays(mean, se, n, b, a_c, a_r)
-            conf_all &= c
-            ref_all &= r
-        newly_c = open_ & conf_all
-        newly_r = open_ & ref_all & ~conf_all
+        reach: dict[str, npt.NDArray[np.bool_]] = {}
+        for action in ("confirm", "refute"):
+            rs = table[claim, action]
+            base = alpha_confirm if action == "confirm" else alpha_refute
+            alpha = base / len(looks) / len(rs)
+            hit = np.zeros(m, dtype=bool)
+            for r in rs:
+                hit |= _batch_decides(vals, k, r, n, alpha, trim)
+            reach[action] = hit
+        newly_c = open_ & reach["confirm"] & ~reach["refute"]
+        newly_r = open_ & reach["refute"] & ~reach["confirm"]
         verdict[newly_c] = 1
         verdict[newly_r] = -1
         stopped = newly_c | newly_r
@@ -557,10 +603,12 @@ def sequential_batch(
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial confidence interval for ``k`` successes in ``n`` trials."""
+    """Exact two-sided binomial confidence interval for ``k`` successes in ``n`` trials
+    (the tests bound simulated error rates with it)."""
     if not 0 <= k <= n or n <= 0:
         raise ValueError(f"need 0 ≤ k ≤ n and n > 0, got k={k}, n={n}")
     a = 1.0 - confidence
     low = 0.0 if k == 0 else float(_sps.beta.ppf(a / 2, k, n - k + 1))
     high = 1.0 if k == n else float(_sps.beta.ppf(1 - a / 2, k + 1, n - k))
     return low, high
+

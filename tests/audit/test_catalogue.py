@@ -1,4 +1,4 @@
-"""The catalogue, the claims table and the tests must not drift apart.
+"""The catalogue, the claims table and the claim tests (``tests/claims``) must not drift apart.
 
 * every claim id of :data:`gil_audit.catalogue.CATALOGUE` has a test in ``tests/claims``
   marked ``@pytest.mark.claim(id)``, and every claim marker names a catalogue id;
@@ -27,7 +27,7 @@ from gil_audit.catalogue import CATALOGUE
 import pytest_gil
 from pytest_gil import runtime_profile
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "claims"
 PACKAGE = Path(pytest_gil.__file__).resolve().parent
 CLAIMS_MD = HERE / "gil_audit" / "CLAIMS.md"
 CLAIM_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*$")
