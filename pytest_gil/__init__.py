@@ -50,6 +50,8 @@ _LAZY = {
     "GilState": "gilstate",
     "ConcurrentMeasurementError": "gilstate",
     "current_settings": "settings",
+    "delivered_capacity": "engine",
+    "CapacityEstimate": "engine",
     "workloads": None,
 }
 
@@ -57,6 +59,7 @@ _LAZY = {
 # (mypy --strict rejects "from pytest_gil import measure_scaling" otherwise);
 # tests/test_api.py checks it against _LAZY.
 __all__ = [
+    "CapacityEstimate",
     "Check",
     "Claim",
     "ClaimContext",
@@ -81,6 +84,7 @@ __all__ = [
     "assert_overlaps",
     "assert_scales",
     "current_settings",
+    "delivered_capacity",
     "gil_state",
     "measure_fairness",
     "measure_overlap",
@@ -101,6 +105,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import workloads
     from .claims import Claim, ClaimContext, Expectation, UnknownClaimError
     from .engine import (
+        CapacityEstimate,
         Check,
         Figure,
         GilReleaseResult,
@@ -109,6 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover
         assert_no_speedup,
         assert_overlaps,
         assert_scales,
+        delivered_capacity,
         measure_fairness,
         measure_overlap,
         measure_parallelism,

@@ -80,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     shared = SharedState(workerinput.get("gil_shared_dir") if workerinput else None)
     config.stash[SHARED] = shared
-    config.stash[_PREVIOUS] = settings.configure(run_settings, shared.exclusive)
+    config.stash[_PREVIOUS] = settings.configure(run_settings, shared.exclusive, shared.shared)
     from .gilhooks import GilStatePlugin
     from .report.collect import ReportPlugin
 

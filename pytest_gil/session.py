@@ -18,7 +18,8 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,25 @@ class SharedState:
                 os.replace(tmp, path)
         self._calibrations[scale] = cal
         return cal
+
+    def shared(self, name: str, compute: Callable[[], dict[str, Any]],
+               max_age: float | None) -> dict[str, Any]:
+        """The value stored as ``<name>.json`` in the run's directory when younger than
+        ``max_age`` seconds, else ``compute()``'s, stored (under the measurement lock, so
+        one worker measures while the others wait and then read it)."""
+        path = self.directory / f"{name}.json"
+        with self.exclusive():
+            try:
+                age = time.time() - path.stat().st_mtime
+                if max_age is None or age < max_age:
+                    return dict(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                pass
+            value = compute()
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(value))
+            os.replace(tmp, path)
+            return value
 
     def cleanup(self) -> None:
         if self.owner:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from .vocabulary import INCONCLUSIVE_POLICIES
 
@@ -25,6 +27,7 @@ __all__ = [
     "exclusive",
     "positive_int",
     "resolve_budget",
+    "shared",
 ]
 
 DEFAULT_ALPHA = 1e-3
@@ -61,8 +64,26 @@ class Settings:
         return self.alpha * ALPHA_REFUTE_RATIO
 
 
+Store = Callable[[str, Callable[[], dict[str, Any]], "float | None"], dict[str, Any]]
+"""``store(name, compute, max_age)``: the value stored under ``name`` if younger than
+``max_age`` seconds (``None``: any age), else ``compute()``'s, stored."""
+
 _current = Settings()
 _lock_factory: Callable[[], contextlib.AbstractContextManager[object]] | None = None
+_memory: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def _memory_store(name: str, compute: Callable[[], dict[str, Any]],
+                  max_age: float | None) -> dict[str, Any]:
+    found = _memory.get(name)
+    if found is not None and (max_age is None or time.time() - found[0] < max_age):
+        return found[1]
+    value = compute()
+    _memory[name] = (time.time(), value)
+    return value
+
+
+_store: Store = _memory_store
 
 
 def current() -> Settings:
@@ -79,13 +100,24 @@ def current_settings() -> Settings:
 def configure(
     settings: Settings,
     lock_factory: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+    store: Store | None = None,
 ) -> Settings:
-    """Install ``settings`` (and the cross-worker lock); returns the previous settings."""
-    global _current, _lock_factory
+    """Install ``settings``, the cross-worker lock and the run's shared store (``None``:
+    this process's memory); returns the previous settings."""
+    global _current, _lock_factory, _store
     previous = _current
     _current = settings
     _lock_factory = lock_factory
+    _store = store or _memory_store
     return previous
+
+
+def shared(name: str, compute: Callable[[], dict[str, Any]], *,
+           max_age: float | None = None) -> dict[str, Any]:
+    """A value measured once and shared by the run (its xdist workers too): the stored one
+    when younger than ``max_age`` seconds, else ``compute()``'s (measured under the lock by
+    whichever worker asks first)."""
+    return _store(name, compute, max_age)
 
 
 @contextlib.contextmanager

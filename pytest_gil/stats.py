@@ -11,10 +11,13 @@ Hypotheses and bounds (the derivation)
 --------------------------------------
 A round yields positive ratios, analysed on the log scale.  The two hypotheses sit at the two
 ends of ``[0, ln K]``: *serialized* (ratio 1) and *parallel* (ratio ``K``), where ``K`` is the
-ideal: the capacity the machine delivered in that round when a reference is measured (then
-``ln K`` varies per round and every bound is paired with its own round), else a constant
-(``min(workers, usable CPUs)``, the number of tasks that can wait at once, …).  A bound at
-fraction ``f`` of the segment is ``K**f``:
+ideal: a constant (``min(workers, usable CPUs)`` for CPU time, the number of tasks that can
+wait at once, …) or an interval ``(K_lo, K_hi)`` — the capacity the machine delivers, measured
+(:mod:`pytest_gil.engine.capacity`).  With an interval each decision uses the end that makes
+it harder: a decision on the "parallel" side of a bound (a lower confidence bound above it)
+uses ``K_hi``, one on the "serialized" side uses ``K_lo``; the interval's own error rate is
+paid from α (:data:`IDEAL_ALPHA_SHARE`).  A bound at fraction ``f`` of the segment is
+``K**f``:
 
 * **confirm** at ``f = ½`` for both hypotheses (the log-midpoint ``√K``);
 * **refute** a further quarter out: "serialized" at ``f = ¾``, "parallel" at ``f = ¼``.
@@ -37,9 +40,8 @@ When bound signals are present the decision is the union of the routes, and α i
 between them (Bonferroni).  A confirm and a refute of the same hypothesis reached together
 (only possible if the bound's assumption fails) leave it inconclusive, saying so.
 
-The statistic of a route, per round ``i``, is ``z_i = ln x_i − f · ln K_i`` (``x``: the
-signal; ``f``: the bound's fraction): one paired contrast, so noise common to the signal and
-the reference cancels.  The decision is a one-sided t test of ``mean z`` against 0.
+The statistic of a route, per round ``i``, is ``z_i = ln x_i − f · ln K`` (``x``: the signal;
+``f``: the bound's fraction).  The decision is a one-sided t test of ``mean z`` against 0.
 
 Robustness: decision-side trimming
 ----------------------------------
@@ -67,7 +69,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +79,7 @@ __all__ = [
     "ALPHA_CONFIRM",
     "ALPHA_REFUTE",
     "CLAIMS",
+    "IDEAL_ALPHA_SHARE",
     "LOOKS",
     "TRIM",
     "BatchResult",
@@ -89,6 +92,7 @@ __all__ = [
     "SequentialTest",
     "bounds",
     "clopper_pearson",
+    "ideal_alpha",
     "interval",
     "routes",
     "sequential_batch",
@@ -124,6 +128,12 @@ CONFIRM_AT = 0.5
 REFUTE_AT: dict[str, float] = {"serialized": 0.75, "parallel": 0.25}
 BOUND_DECISIONS = frozenset({("serialized", "confirm"), ("parallel", "refute")})
 """What an upper bound of the speedup can decide alone."""
+
+IDEAL_ALPHA_SHARE = 0.1
+"""With an interval ideal, the share of each α reserved for the interval missing the true
+capacity: the routes are tested at ``(1 - share) · α``, and the interval is to be computed at
+``share · min(α_confirm, α_refute)`` (:func:`ideal_alpha`), so a decision's overall error
+stays at most α (union bound)."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -190,11 +200,12 @@ def routes(primary: Sequence[str], bound: Sequence[str] = ()) -> dict[tuple[str,
     if not primary:
         raise ValueError("at least one primary signal is needed")
     out: dict[tuple[str, str], list[Route]] = {}
+    actions: tuple[Action, ...] = ("confirm", "refute")
     for claim in CLAIMS:
-        for action in ("confirm", "refute"):
-            rs = [Route(tuple(primary), claim, action)]  # type: ignore[arg-type]
+        for action in actions:
+            rs = [Route(tuple(primary), claim, action)]
             if (claim, action) in BOUND_DECISIONS:
-                rs += [Route((b,), claim, action) for b in bound]  # type: ignore[arg-type]
+                rs += [Route((b,), claim, action) for b in bound]
             out[claim, action] = rs
     return out
 
@@ -265,7 +276,7 @@ def _trimmed(z: FloatArray, side: int, trim: float) -> tuple[FloatArray, FloatAr
     decision (the largest for ``side=+1``) are dropped from the mean and winsorized for the
     variance."""
     n = z.shape[-1]
-    g = int(math.floor(trim * n))
+    g = math.floor(trim * n)
     if g == 0:
         mean = z.mean(axis=-1)
         return mean, z.std(axis=-1, ddof=1) / math.sqrt(n), n - 1
@@ -336,8 +347,9 @@ class SequentialTest:
     >>> st.look().verdicts["serialized"]
     'confirmed'
 
-    :meth:`add` takes the *ratios* of one round (one per signal, and ``capacity=K_i`` when
-    ``ideal`` is ``"capacity"``: the ideal measured in that round); they are stored as logs.
+    :meth:`add` takes the *ratios* of one round (one per signal, ``report`` ones included);
+    they are stored as logs.
+    ``ideal`` is a constant or an interval ``(K_lo, K_hi)`` (module doc).
     :meth:`look` returns ``None`` to continue, or an :class:`Outcome` when the stopping rule
     fires: at a scheduled look where ``stop_on`` is decided (``None``: any hypothesis), or at
     the last look.  Between scheduled looks nothing is decided (an unscheduled look would spend
@@ -348,10 +360,11 @@ class SequentialTest:
 
     def __init__(
         self,
-        ideal: float | Literal["capacity"],
+        ideal: float | tuple[float, float],
         *,
         primary: Sequence[str] = ("speedup",),
         bound: Sequence[str] = (),
+        report: Sequence[str] = (),
         claims: Sequence[Claim] = CLAIMS,
         stop_on: Claim | None = None,
         alpha_confirm: float = ALPHA_CONFIRM,
@@ -367,21 +380,25 @@ class SequentialTest:
             raise ValueError("looks must be increasing round counts, the first ≥ 2")
         if not 0 <= trim < 0.5:
             raise ValueError(f"trim must lie in [0, 0.5), got {trim!r}")
-        self.capacity = ideal == "capacity"
-        if not self.capacity:
-            for c in claims:
-                bounds(float(ideal), c)  # raises NotTestable
-        self.ideal: float | None = None if self.capacity else float(ideal)
+        lo, hi = (float(ideal[0]), float(ideal[1])) if isinstance(ideal, tuple) else (
+            float(ideal), float(ideal))
+        if not lo <= hi:
+            raise ValueError(f"ideal interval must have low ≤ high, got {ideal!r}")
+        for c in claims:
+            bounds(lo, c)  # raises NotTestable
+        self.ideal_lo, self.ideal_hi = lo, hi
+        self.interval_ideal = isinstance(ideal, tuple)
         self.routes = routes(primary, bound)
         self.primary, self.bound = tuple(primary), tuple(bound)
-        self.signals = (*self.primary, *self.bound)
+        self.signals = (*self.primary, *self.bound, *report)
+        """Every signal of a round: the primary and bound ones decide; ``report`` ones are
+        only kept, with their intervals, for the record."""
         self.claims = tuple(claims)
         self.stop_on = stop_on
         self.alpha_confirm, self.alpha_refute = alpha_confirm, alpha_refute
         self.looks = tuple(looks)
         self.trim = trim
-        keys = (*self.signals, "capacity") if self.capacity else self.signals
-        self._values: dict[str, list[float]] = {s: [] for s in keys}
+        self._values: dict[str, list[float]] = {s: [] for s in self.signals}
         self._last: Outcome | None = None
         self.history: list[Outcome] = []
 
@@ -395,10 +412,17 @@ class SequentialTest:
     def alpha_refute_per_look(self) -> float:
         return self.alpha_refute / len(self.looks)
 
+    @property
+    def ideal(self) -> float:
+        """The ideal (the geometric middle of an interval ideal), for reporting."""
+        return math.sqrt(self.ideal_lo * self.ideal_hi)
+
     def alpha_route(self, claim: str, action: str) -> float:
-        """The α of one route of a decision at one look (split over looks and routes)."""
+        """The α of one route of a decision at one look (split over looks and routes; with
+        an interval ideal, less the interval's share)."""
         base = self.alpha_confirm if action == "confirm" else self.alpha_refute
-        return base / len(self.looks) / len(self.routes[claim, action])
+        share = 1.0 - IDEAL_ALPHA_SHARE if self.interval_ideal else 1.0
+        return share * base / len(self.looks) / len(self.routes[claim, action])
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -417,7 +441,7 @@ class SequentialTest:
         """Add one round's ratios (every signal, and ``capacity`` for a capacity test;
         positive and finite)."""
         if set(ratios) != set(self._values):
-            raise ValueError(f"expected ratios for {tuple(self._values)}, got {tuple(ratios)}")
+            raise ValueError(f"expected ratios for {self.signals}, got {tuple(ratios)}")
         logs = {}
         for k, v in ratios.items():
             if not (v > 0 and math.isfinite(v)):
@@ -426,22 +450,21 @@ class SequentialTest:
         for k, lv in logs.items():
             self._values[k].append(lv)
 
-    def _log_ideal(self) -> FloatArray:
-        if self.capacity:
-            return np.asarray(self._values["capacity"], dtype=np.float64)
-        assert self.ideal is not None
-        return np.full(self.n, math.log(self.ideal))
+    def log_ideal(self, route: Route) -> float:
+        """``ln K`` for ``route``: the end of an interval ideal that makes its decision
+        harder (``K_hi`` for side +1, ``K_lo`` for side -1)."""
+        return math.log(self.ideal_hi if route.side > 0 else self.ideal_lo)
 
     def bounds(self) -> dict[str, Bounds]:
-        """The bounds of each hypothesis at the ideal (for a capacity test: at the geometric
-        mean of the capacity measured so far)."""
-        ideal = self.ideal
-        if ideal is None:
-            k = self._values["capacity"]
-            ideal = math.exp(sum(k) / len(k)) if k else math.nan
-        if not ideal > 1:
-            return {}
-        return {c: bounds(ideal, c) for c in self.claims}
+        """The bounds each hypothesis is decided against: at a constant ideal, ``√K`` and
+        ``K**0.75`` / ``K**0.25``; at an interval ideal, each at the end its decision uses
+        (``ideal`` is then the interval's middle)."""
+        out: dict[str, Bounds] = {}
+        for c in self.claims:
+            conf, ref = self.routes[c, "confirm"][0], self.routes[c, "refute"][0]
+            out[c] = Bounds(self.ideal, c, math.exp(conf.fraction * self.log_ideal(conf)),
+                            math.exp(ref.fraction * self.log_ideal(ref)))
+        return out
 
     def intervals(self) -> dict[str, Interval]:
         return {s: interval(v, self.alpha_confirm_per_look) for s, v in self._values.items()}
@@ -449,7 +472,7 @@ class SequentialTest:
     # -- deciding -------------------------------------------------------------------------------
 
     def _route_decides(self, route: Route) -> bool:
-        k = self._log_ideal()
+        k = self.log_ideal(route)
         alpha = self.alpha_route(route.claim, route.action)
         for s in route.signals:
             z = np.asarray(self._values[s], dtype=np.float64) - route.fraction * k
@@ -533,18 +556,20 @@ class BatchResult:
         return int(np.count_nonzero(self.verdict == 0))
 
 
-def _batch_decides(values: Mapping[str, FloatArray], k: FloatArray, route: Route, n: int,
+def _batch_decides(values: Mapping[str, FloatArray], k: float, route: Route, n: int,
                    alpha: float, trim: float) -> npt.NDArray[np.bool_]:
-    out = np.ones(k.shape[0], dtype=bool)
+    out: npt.NDArray[np.bool_] | None = None
     for s in route.signals:
-        out &= _decides(values[s][:, :n] - route.fraction * k[:, :n], route.side, alpha, trim)
+        d = _decides(values[s][:, :n] - route.fraction * k, route.side, alpha, trim)
+        out = d if out is None else out & d
+    assert out is not None
     return out
 
 
 def sequential_batch(
     log_values: Mapping[str, FloatArray],
     claim: Claim,
-    ideal: float | FloatArray,
+    ideal: float | tuple[float, float],
     *,
     primary: Sequence[str] | None = None,
     bound: Sequence[str] = (),
@@ -556,8 +581,8 @@ def sequential_batch(
     """Run :class:`SequentialTest` (``stop_on=claim``) on many checks at once.
 
     ``log_values[signal]`` has shape ``(checks, rounds)`` with ``rounds >= looks[-1]``;
-    ``ideal`` is a constant or the log-capacity per round (same shape).  ``primary`` defaults
-    to every signal not in ``bound``.  Identical decisions to the incremental object (tested),
+    ``ideal`` as for :class:`SequentialTest`.  ``primary`` defaults to every signal not in
+    ``bound``.  Identical decisions to the incremental object (tested),
     thousands of times faster.
     """
     vals = {s: np.asarray(v, dtype=np.float64) for s, v in log_values.items()}
@@ -568,11 +593,9 @@ def sequential_batch(
         raise ValueError(f"every signal needs shape (checks, ≥{looks[-1]})")
     prim = tuple(primary) if primary is not None else tuple(s for s in vals if s not in bound)
     table = routes(prim, bound)
-    if isinstance(ideal, np.ndarray):
-        k = np.asarray(ideal, dtype=np.float64)
-    else:
-        bounds(float(ideal), claim)
-        k = np.full((m, looks[-1]), math.log(float(ideal)))
+    lo, hi = (ideal if isinstance(ideal, tuple) else (ideal, ideal))
+    bounds(float(lo), claim)
+    share = 1.0 - IDEAL_ALPHA_SHARE if isinstance(ideal, tuple) else 1.0
     verdict = np.zeros(m, dtype=np.int8)
     rounds = np.full(m, looks[-1], dtype=np.int64)
     open_ = np.ones(m, dtype=bool)
@@ -581,9 +604,10 @@ def sequential_batch(
         for action in ("confirm", "refute"):
             rs = table[claim, action]
             base = alpha_confirm if action == "confirm" else alpha_refute
-            alpha = base / len(looks) / len(rs)
+            alpha = share * base / len(looks) / len(rs)
             hit = np.zeros(m, dtype=bool)
             for r in rs:
+                k = math.log(float(hi) if r.side > 0 else float(lo))
                 hit |= _batch_decides(vals, k, r, n, alpha, trim)
             reach[action] = hit
         newly_c = open_ & reach["confirm"] & ~reach["refute"]
@@ -600,6 +624,12 @@ def sequential_batch(
 
 # --------------------------------------------------------------------------------------------
 # helpers
+
+
+def ideal_alpha(alpha_confirm: float = ALPHA_CONFIRM,
+                alpha_refute: float = ALPHA_REFUTE) -> float:
+    """The level an interval ideal is to be computed at: its share of the smaller α."""
+    return IDEAL_ALPHA_SHARE * min(alpha_confirm, alpha_refute)
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -42,7 +42,7 @@ from pytest_gil.stats import LOOKS
 class Script:
     """Stands in for ``runtimes.tasks.run_calls``: serial phases take ``task`` s per task with
     CPU = wall (or ``serial_cpu`` × wall); parallel phases are ``speedup()`` times faster with
-    parallelism ``parallelism()``; ``gil(i)`` is the GIL state of the i-th call."""
+    parallelism ``parallelism()``; ``gil(i)`` is the GIL state before the i-th phase."""
 
     def __init__(self, speedup: Callable[[], float], parallelism: Callable[[], float],
                  serial_cpu: float = 1.0, gil: Callable[[int], bool] = lambda i: True) -> None:
@@ -63,8 +63,9 @@ class Script:
             wall = serial_wall / self.speedup()
             cpu = self.parallelism() * wall
         recs = [TaskRecord(k, 0.0, wall, cpu / tasks, os.getpid(), k) for k in range(tasks)]
-        g = self.gil(i)
-        return Timeline(kind, workers, recs, 0.0, wall, cpu, g, g)
+        # The GIL state before the i-th phase and after it (an import inside a phase
+        # changes it between the two).
+        return Timeline(kind, workers, recs, 0.0, wall, cpu, self.gil(i), self.gil(i + 1))
 
 
 def _quiet_snapshot() -> noise.Snapshot:
@@ -73,8 +74,20 @@ def _quiet_snapshot() -> noise.Snapshot:
                           None, None, None)
 
 
+def fake_capacity(monkeypatch: pytest.MonkeyPatch, low: float, high: float) -> None:
+    """The machine's delivered capacity, as if measured: ``[low, high]`` (no processes)."""
+    from pytest_gil.engine import capacity
+
+    def estimate(workers: int) -> capacity.CapacityEstimate:
+        return capacity.CapacityEstimate(workers, math.sqrt(low * high), low, high, 1e-5, 24,
+                                         0.04, 0.1, 0.0, 0.0)
+
+    monkeypatch.setattr(capacity, "delivered_capacity", estimate)
+
+
 @pytest.fixture
 def script(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Script]:
+    fake_capacity(monkeypatch, 2.0, 2.0)  # exactly the CPU count: the classic bounds
     monkeypatch.setattr(noise, "snapshot", _quiet_snapshot)
     # No schedstat either: computing vs waiting is then told by CPU/wall.
     monkeypatch.setattr(noise, "thread_schedstat", lambda: None)
@@ -121,12 +134,13 @@ def test_gil_like_rounds_confirm_serialized(script: Callable[..., Script],
     assert r.verdicts["serialized"] == "confirmed" and r.verdict is Verdict.CONFIRMED
     assert r.hypothesis == "serialized"
     assert r.rounds in LOOKS and r.suspect_rounds == 0
-    assert r.setup["signals"] == ["speedup", "parallelism"] and r.cpu_bound
-    # One warm-up round, discarded; then ABBA: SP PS PS SP SP PS PS SP ...
+    assert r.setup["signals"] == ["speedup", "cpu_speedup", "parallelism"] and r.cpu_bound
+    # A short warm-up (one serial call, recorded, discarded); then ABBA: SP PS PS SP ...
     assert r.raw[0]["warmup"] and not any(x["warmup"] for x in r.raw[1:])
+    assert r.raw[0]["values"] == {} and "t_call" in r.raw[0]
     orders = _orders(r)
     assert orders == [("SP" if i % 4 in (0, 3) else "PS") for i in range(len(orders))]
-    assert "".join(s.calls) == "SP" + "".join(orders)
+    assert "".join(s.calls) == "S" + "".join(orders)
     assert r.speedup is not None and 0.8 < r.speedup.value < 1.25
     assert r.parallelism is not None and r.parallelism.low <= 1.0 <= r.parallelism.high
     assert r.bounds["serialized"] == {"ideal": 2.0, "confirm": 1.4142, "refute": 1.6818}
@@ -226,7 +240,8 @@ def test_some_suspect_rounds_are_only_excluded(script: Callable[..., Script],
 def test_gil_change_during_a_check_is_reported(script: Callable[..., Script],
                                                rng: np.random.Generator,
                                                two_cpus: None) -> None:
-    # The GIL gets re-enabled (an import) at the 7th phase, i.e. inside round 3.
+    # The GIL gets re-enabled (an import) during the 6th phase (the warm-up call, then S P,
+    # P S, P S): inside round 3.
     script(speedup=lognormal(rng, 1.9, 0.05), parallelism=lognormal(rng, 1.9, 0.05),
            gil=lambda i: i >= 6)
     r = measure_scaling(noop, workers=2)
@@ -282,7 +297,7 @@ def test_computing_work_on_a_loaded_machine_stays_cpu_bound(
 
     monkeypatch.setattr(noise, "reading", proc_reading)
     r = measure_scaling(noop, workers=2)
-    assert r.cpu_bound and r.setup["signals"] == ["speedup", "parallelism"]
+    assert r.cpu_bound and r.setup["signals"] == ["speedup", "cpu_speedup", "parallelism"]
     assert r.raw[1]["serial_demand"] == pytest.approx(1.0)
     assert r.verdict is Verdict.INCONCLUSIVE and "serial phase short of a core" in r.reason
 
@@ -298,12 +313,51 @@ def test_overlap(script: Callable[..., Script], rng: np.random.Generator) -> Non
     assert d["claim_tested"] == "overlaps" and d["bounds"]["confirm"] == 2.0
 
 
-def test_a_parallelism_only_check_is_decided(script: Callable[..., Script],
-                                             rng: np.random.Generator, two_cpus: None) -> None:
-    """``signals=("parallelism",)`` decides on P alone (it raised KeyError once)."""
-    script(speedup=lognormal(rng, 1.0, 0.3), parallelism=lognormal(rng, 1.0, 0.02))
-    r = measure_scaling(noop, workers=2, signals=("parallelism",), hypothesis="serialized")
-    assert r.verdict is Verdict.CONFIRMED and r.speedup is None and r.parallelism is not None
+def test_the_cpu_time_bound_decides_serialized_when_the_speedup_is_noisy(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None) -> None:
+    """A speedup too noisy to decide (log-sd 0.4) beside a steady CPU-time signal: the
+    CPU-time bound confirms "serialized" (and refutes "parallel") by itself."""
+    script(speedup=lognormal(rng, 1.0, 0.4), parallelism=lognormal(rng, 1.0, 0.02))
+    r = measure_scaling(noop, workers=2, hypothesis="serialized")
+    assert r.verdict is Verdict.CONFIRMED and r.rounds <= 5
+    assert r.looks[-1]["routes"]["serialized"] == "cpu_speedup"
+
+
+def test_the_cpu_time_bound_never_confirms_parallel(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None) -> None:
+    """Busy CPUs are not a speedup: CPU time at 2 CPUs beside no speedup at all (an
+    SMT sibling doing nothing useful) leaves "parallel" to the speedup, which refutes it."""
+    script(speedup=lognormal(rng, 1.0, 0.05), parallelism=lognormal(rng, 2.0, 0.02))
+    r = measure_scaling(noop, workers=2, hypothesis="parallel")
+    assert r.verdicts["parallel"] == "refuted"
+    assert r.looks[-1]["routes"]["parallel"] == "speedup"
+
+
+def test_a_capacity_below_one_cpu_is_not_testable(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two usable CPUs that deliver no more than one CPU's work in parallel (a 1-CPU
+    container reporting 2, SMT siblings on one core): not testable, saying so."""
+    s = script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
+    fake_capacity(monkeypatch, 0.95, 1.15)
+    r = measure_scaling(noop, workers=2)
+    assert r.verdict is Verdict.NOT_TESTABLE and s.calls == []
+    assert "delivers 1.05× [0.95, 1.15] for 2 workers" in r.reason
+
+
+def test_the_bounds_use_the_capacity_interval_end_each_decision_needs(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
+    fake_capacity(monkeypatch, 1.5, 2.4)
+    r = measure_scaling(noop, workers=2)
+    # confirming "serialized" below √K_lo, refuting it above K_hi^¾; "parallel" confirmed
+    # above √K_hi, refuted below K_lo^¼
+    assert r.bounds["serialized"]["confirm"] == pytest.approx(1.5 ** 0.5, abs=1e-4)
+    assert r.bounds["serialized"]["refute"] == pytest.approx(2.4 ** 0.75, abs=1e-4)
+    assert r.bounds["parallel"]["confirm"] == pytest.approx(2.4 ** 0.5, abs=1e-4)
+    assert r.bounds["parallel"]["refute"] == pytest.approx(1.5 ** 0.25, abs=1e-4)
+    assert r.setup["capacity"]["value"] == pytest.approx(math.sqrt(1.5 * 2.4), abs=1e-4)
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,7 +379,7 @@ def test_to_dict_is_the_check_record(script: Callable[..., Script], rng: np.rand
     assert d["kind"] == "scaling" and d["label"] == "calc in threads"
     assert d["executor"] == "thread" and d["workers"] == 2 and d["tasks"] == 2
     assert d["claim_tested"] == "serialized" and d["verdict"] == "confirmed"
-    assert set(d["figures"]) == {"speedup", "parallelism"}
+    assert set(d["figures"]) == {"speedup", "cpu_speedup", "parallelism"}
     assert d["figure"] == d["figures"]["speedup"]
     assert set(d["figure"]) == {"name", "value", "low", "high", "unit", "n"}
     assert d["bounds"] == {"ideal": 2.0, "confirm": 1.4142, "refute": 1.6818}
@@ -430,7 +484,6 @@ def test_interpreters_not_testable_without_the_api() -> None:
     ({"tasks": -1}, "tasks must be"),
     ({"hypothesis": "fast"}, "hypothesis must be"),
     ({"budget": 0}, "budget"),
-    ({"signals": ("speed",)}, "signals"),
 ])
 def test_invalid_arguments(kw: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):

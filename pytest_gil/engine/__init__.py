@@ -15,6 +15,7 @@ from .assertions import (
     assert_scales,
     enforce,
 )
+from .capacity import CapacityEstimate, delivered_capacity
 from .check import Check, Figure
 from .primitives import (
     measure_fairness,
@@ -27,6 +28,7 @@ from .rounds import Design, Round, RoundsRun, run_rounds
 from .scaling import ScalingResult, measure_overlap, measure_scaling
 
 __all__ = [
+    "CapacityEstimate",
     "Check",
     "Design",
     "Figure",
@@ -38,6 +40,7 @@ __all__ = [
     "assert_no_speedup",
     "assert_overlaps",
     "assert_scales",
+    "delivered_capacity",
     "enforce",
     "measure_fairness",
     "measure_overlap",

@@ -1,42 +1,72 @@
-"""The machine's delivered capacity, measured inside the rounds of a check.
+"""The capacity the machine delivers to N parallel workers, measured, not assumed.
 
 ``min(workers, usable CPUs)`` is what the operating system promises, not what the machine
 delivers: two vCPUs that are SMT siblings, or that a busy hypervisor time-slices, get about
 1.5 CPUs of work done while each reports full CPU time (measured on this project's CI
-machines: two processes of a pure loop ran 1.34–1.58× faster than one).  A check that
-compares a speedup with an assumed ideal of 2 then sits on its bounds.
+machines: two processes of a pure loop ran 1.34–1.58× faster than one).  A check comparing a
+speedup with an assumed ideal of 2 then sits on its bounds, and on a weaker machine a speedup
+that is all the machine can give would be read as "serialized".
 
-The *capacity* ``K`` is measured instead, in every round, next to the claim's parallel phase:
-``N`` worker processes run a counting loop that shares nothing, for a window of
-:data:`WINDOW` seconds, all at once, and then one of them alone; ``K`` is the work the ``N``
-did per second over the work one did.  Paired with the round's own speedup, the noise of the
-machine (hypervisor bursts, SMT, frequency) largely cancels in the contrasts the sequential
-test decides on (:mod:`pytest_gil.stats`).
+The *capacity* ``K`` is measured instead: ``N`` worker processes run a counting loop that
+shares nothing, all at once for a window of :data:`WINDOW` seconds, then one of them alone
+for the same window; ``K`` is the work the ``N`` did per second over the work one did.
+:data:`WINDOWS` pairs of windows (order alternated) give the geometric mean and an interval;
+the sequential test decides against the end of that interval that makes each decision harder
+(:mod:`pytest_gil.stats`).
 
-The spinners are a small process pool kept for the session (one per worker count), started
-before any timing and terminated at the end of the run with the other pools.
+Why once per session and not in every round: measured on this project's 2-vCPU machine, the
+capacity of a single 20 ms window varies by a log-sd of 0.10–0.23 and is uncorrelated with the
+speedup of the round it sits in (r = −0.2…0.1): the machine's bursts last tens of
+milliseconds and hit one phase, not its neighbour.  Pairing a round with its own capacity
+window therefore added that noise to every contrast — it tripled the noise of the CPU-time
+route that decides "serialized" — instead of cancelling any.  A precise estimate from many
+windows, reused by the session's checks and refreshed after :data:`MAX_AGE` seconds, keeps the
+bounds honest without that cost.  It is shared by xdist workers and recorded in the report.
 """
 
 from __future__ import annotations
 
-import threading
+import dataclasses
+import math
+import os
+import statistics
 import time
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LEAD", "WINDOW", "Capacity", "capacity_for", "spin_window"]
+from .. import settings
 
-WINDOW = 0.020
-"""Seconds each spinner counts in a capacity window: four 5 ms scheduler quanta, long enough
-that the start skew of the workers (≈ 0.1–0.3 ms) is under 2% of it, short enough that a
-round's two windows add ~40 ms to phases of 100–400 ms."""
+__all__ = [
+    "CHUNK",
+    "LEAD",
+    "MAX_AGE",
+    "WINDOW",
+    "WINDOWS",
+    "CapacityEstimate",
+    "delivered_capacity",
+    "measure_capacity",
+    "spin_window",
+]
+
+WINDOW = 0.040
+"""Seconds each spinner counts in a window: eight 5 ms scheduler quanta; the start skew of
+the workers (≈ 0.1–0.3 ms) is under 1% of it."""
+
+WINDOWS = 24
+"""Pairs of windows per estimate (≈ 2 s): with a per-pair log-sd of ≈ 0.15 the interval at
+the level the tests need (:func:`pytest_gil.stats.ideal_alpha`, 1e-5: t ≈ 5.4 at 23 degrees of
+freedom) spans about ±17%."""
 
 LEAD = 0.003
-"""Seconds between submitting the spinners and their common start: a worker receives its task
-within ~0.2 ms; the spinners wait for the start time, so they count the same window."""
+"""Seconds between submitting the spinners and their common start: a worker receives its
+task within ~0.2 ms; the spinners wait for the start time, so they count the same window."""
 
 CHUNK = 500
 """Loop iterations between clock reads in a spinner (~10–20 µs): the clock costs under 1%."""
+
+MAX_AGE = 600.0
+"""Seconds an estimate is reused: the capacity a shared machine delivers drifts over minutes
+(measured here: 1.34–1.58× one hour, 1.9–2.0× another)."""
 
 
 def spin_window(start: float, end: float) -> int:
@@ -53,52 +83,90 @@ def spin_window(start: float, end: float) -> int:
     return count
 
 
-class Capacity:
-    """``N`` spinner processes and the ratio they deliver: :meth:`measure` runs one window of
-    all ``N`` at once and one window of a single spinner, and returns ``K``."""
+@dataclasses.dataclass(frozen=True)
+class CapacityEstimate:
+    """``value`` (the geometric mean of ``K`` over the windows) with bounds ``low``/``high``
+    at confidence ``1 - alpha`` each, for ``workers`` parallel workers."""
 
-    def __init__(self, workers: int, start_method: str | None = None) -> None:
-        from ..runtimes.pools import ManagedProcessPool
+    workers: int
+    value: float
+    low: float
+    high: float
+    alpha: float
+    windows: int
+    window: float
+    sd: float
+    measured_at: float
+    seconds: float
 
-        self.workers = workers
-        self.pool = ManagedProcessPool(workers, start_method)
-        self.pool.warm("pytest_gil.engine.capacity")
-        self._lock = threading.Lock()
+    def format(self) -> str:
+        return (f"{self.value:.2f}× [{self.low:.2f}, {self.high:.2f}] for {self.workers} "
+                "workers")
 
-    def _window(self, n: int) -> float:
-        """Iterations per second of ``n`` spinners counting together."""
-        start = time.perf_counter() + LEAD
-        end = start + WINDOW
-        futures = [self.pool.submit(spin_window, start, end) for _ in range(n)]
-        return sum(f.result() for f in futures) / WINDOW
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in dataclasses.asdict(self).items()}
 
-    def measure(self, flipped: bool = False) -> tuple[float, Mapping[str, Any]]:
-        """One capacity reading: ``(K, record)``; ``flipped`` swaps the two windows."""
-        with self._lock:
-            if flipped:
-                solo = self._window(1)
-                together = self._window(self.workers)
-            else:
-                together = self._window(self.workers)
-                solo = self._window(1)
-        k = together / solo if solo > 0 else float("nan")
-        return k, {"capacity": round(k, 4), "rate_solo": round(solo), "rate_all": round(together)}
-
-    def close(self) -> None:
-        from ..runtimes.pools import terminate_executor
-
-        terminate_executor(self.pool, wait=False)
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CapacityEstimate:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
-_capacities: dict[tuple[int, str | None], Capacity] = {}
-_lock = threading.Lock()
+def _window(pool: Any, n: int, window: float) -> float:
+    """Iterations per second of ``n`` spinners counting together."""
+    start = time.perf_counter() + LEAD
+    futures = [pool.submit(spin_window, start, start + window) for _ in range(n)]
+    return float(sum(f.result() for f in futures)) / window
 
 
-def capacity_for(workers: int, start_method: str | None = None) -> Capacity:
-    """The session's :class:`Capacity` for ``workers`` spinners (started on first use)."""
-    key = (workers, start_method)
-    with _lock:
-        cap = _capacities.get(key)
-        if cap is None:  # the pool itself restarts its workers if they died or were stopped
-            cap = _capacities[key] = Capacity(workers, start_method)
-        return cap
+def measure_capacity(workers: int, *, windows: int = WINDOWS, window: float = WINDOW,
+                     alpha: float | None = None) -> CapacityEstimate:
+    """Measure the capacity ``workers`` processes deliver (module doc): ``windows`` pairs of
+    windows, the ``workers`` together then one alone (order alternated), in a pool made for
+    the purpose and terminated after.  Holds the run's measurement lock."""
+    from .. import stats
+    from ..runtimes.pools import ManagedProcessPool, terminate_executor
+
+    s = settings.current()
+    level = stats.ideal_alpha(s.alpha_confirm, s.alpha_refute) if alpha is None else alpha
+    t0 = time.perf_counter()
+    logs: list[float] = []
+    with settings.exclusive():
+        pool = ManagedProcessPool(workers, s.start_method)
+        try:
+            pool.warm("pytest_gil.engine.capacity")
+            for i in range(windows):
+                order = (workers, 1) if i % 2 == 0 else (1, workers)
+                rates = {n: _window(pool, n, window) for n in order}
+                if rates[1] > 0 and rates[workers] > 0:
+                    logs.append(math.log(rates[workers] / rates[1]))
+        finally:
+            terminate_executor(pool, wait=False)
+    iv = stats.interval(logs, level)
+    sd = statistics.stdev(logs) if len(logs) > 1 else math.nan
+    return CapacityEstimate(workers, iv.value, iv.low, iv.high, level, len(logs), window, sd,
+                            time.time(), time.perf_counter() - t0)
+
+
+def _cpu_set() -> str:
+    """A key for this process's CPU affinity: an estimate holds for the CPUs it ran on."""
+    get = getattr(os, "sched_getaffinity", None)
+    try:
+        cpus = sorted(get(0)) if get is not None else []
+    except OSError:
+        cpus = []
+    return "-".join(map(str, cpus)) or "any"
+
+
+def delivered_capacity(workers: int) -> CapacityEstimate:
+    """The session's estimate for ``workers`` on this process's CPUs (measured on first use,
+    shared by xdist workers, re-measured after :data:`MAX_AGE` seconds), recorded for the
+    report."""
+    from .. import records
+
+    data = settings.shared(f"capacity-{workers}-{_cpu_set()}",
+                           lambda: measure_capacity(workers).to_dict(), max_age=MAX_AGE)
+    est = CapacityEstimate.from_dict(data)
+    records.add_calibration(f"capacity {workers} workers", est.to_dict())
+    return est

@@ -260,7 +260,7 @@ def from_run(run: RoundsRun, *, kind: str, label: str, hypothesis: str,
     figures = {s: Figure.from_interval(names.get(s, (s, ""))[0], iv, names.get(s, (s, ""))[1])
                for s, iv in intervals.items()}
     verdicts = run.verdicts()
-    bounds: dict[str, dict[str, float]] = {str(c): b.to_dict() for c, b in test.bounds.items()}
+    bounds: dict[str, dict[str, float]] = {str(c): b.to_dict() for c, b in test.bounds().items()}
     for old, new in (verdict_names or {}).items():
         verdicts[new] = verdicts[old]
         bounds[new] = bounds[old]

@@ -57,9 +57,10 @@ def measure_rounds(
     /,
     *,
     signals: Sequence[str],
-    ideal: float,
+    ideal: float | tuple[float, float],
     hypothesis: str,
     label: str,
+    bound: Sequence[str] = (),
     claim: str | None = None,
     units: Mapping[str, str] | None = None,
     cpu_bound: bool | None = None,
@@ -71,31 +72,38 @@ def measure_rounds(
     """Decide a ratio you measure yourself, with the same loop as every other check.
 
     ``round_fn(index, flipped)`` runs one round and returns its ratios, one per name in
-    ``signals`` (a ``dict``, or a :class:`~pytest_gil.Round` with raw figures and noise
-    hints); round 0 is a warm-up and is discarded unless ``warmup=False``; ``flipped`` asks
-    for the reverse order of your phases (ABBA).  Each signal is a positive ratio whose two
-    hypotheses are ``1`` (``"serialized"``) and ``ideal`` (``"parallel"``); ``hypothesis``
-    names the one the check is about (it stops once that one is decided), and ``claim`` the
-    word the record uses for it (``"grows"``).  ``cpu_bound=True`` applies the noise criteria
-    of computing work (foreign load, a serial phase short of a core).
+    ``signals`` and ``bound`` (a ``dict``, or a :class:`~pytest_gil.Round` with raw figures
+    and noise hints); round 0 is a warm-up and is discarded unless ``warmup=False``;
+    ``flipped`` asks for the reverse order of your phases (ABBA).  Each signal is a positive
+    ratio whose two hypotheses are ``1`` (``"serialized"``) and the ideal (``"parallel"``):
+    a number, or an interval ``(low, high)`` such as the capacity the machine delivers
+    (:func:`~pytest_gil.delivered_capacity`).  The ``signals`` decide together (every one
+    must agree); a ``bound`` signal is one the first signal cannot exceed (a CPU-time bound of
+    a speedup), which may alone confirm "serialized" and refute "parallel"
+    (:mod:`pytest_gil.stats`).  ``hypothesis`` names the one the check is about (it stops
+    once that one is decided), and ``claim`` the word the record uses for it (``"grows"``).
+    ``cpu_bound=True`` applies the noise criteria of computing work (foreign load, a serial
+    phase short of a core).
 
     >>> check = measure_rounds(lambda i, flip: {"growth": 8.1}, signals=["growth"],
     ...                        ideal=8, hypothesis="parallel", label="cost grows")  # doctest: +SKIP
     """
     hyp = Hypothesis.parse(hypothesis).value
-    sigs = tuple(signals)
-    if not sigs or not all(isinstance(s, str) and s for s in sigs):
+    sigs, bounds_ = tuple(signals), tuple(bound)
+    if not sigs or not all(isinstance(s, str) and s for s in (*sigs, *bounds_)):
         raise ValueError(f"signals must be non-empty names, got {signals!r}")
     if not callable(round_fn):
         raise TypeError(f"round_fn must be callable, got {round_fn!r}")
     word = claim or hyp
-    if not ideal > 1:
-        return not_testable(kind=kind, label=label, hypothesis=word, ideal=ideal, what=what,
-                            reason=f"ideal {ideal:g} ≤ 1: the two hypotheses coincide")
-    design = FunctionDesign(round_fn, lambda: make_test(ideal, sigs, hyp), label=label,
-                            cpu_bound=cpu_bound, warmup=warmup)
+    low = ideal[0] if isinstance(ideal, tuple) else ideal
+    if not low > 1:
+        return not_testable(kind=kind, label=label, hypothesis=word, what=what,
+                            ideal=float(low),
+                            reason=f"ideal {ideal} not above 1: the two hypotheses coincide")
+    design = FunctionDesign(round_fn, lambda: make_test(ideal, sigs, hyp, bound=bounds_),
+                            label=label, cpu_bound=cpu_bound, warmup=warmup)
     run = run_rounds(design, budget=settings.resolve_budget(budget))
-    names = {s: (s, (units or {}).get(s, "x")) for s in sigs}
+    names = {s: (s, (units or {}).get(s, "x")) for s in (*sigs, *bounds_)}
     check = from_run(run, kind=kind, label=label, hypothesis=word, names=names, what=what,
                      verdict_names={hyp: word} if word != hyp else None)
     record_check(check)

@@ -1,14 +1,20 @@
 """Does a function run with the GIL released?  A probe thread tells.
 
-A probe thread counts iterations of a tight Python loop (it needs the GIL to count).  In paired
-rounds its rate is measured alone (the main thread sleeps) and while the main thread calls
+A probe thread runs a tight Python loop (it needs the GIL to run).  In paired rounds the share
+of a core it gets is measured alone (the main thread sleeps) and while the main thread calls
 ``fn`` repeatedly for a window of at least :data:`RELEASE_WINDOW`.  If ``fn`` holds the GIL,
-the probe gets the GIL only when the switch interval forces a hand-off: about half its solo
-rate, or less for a long C call that never lets go.  If ``fn`` releases it — sleeping, waiting,
-or computing in C that drops it — the probe keeps about its solo rate.
+the probe runs only when the switch interval forces a hand-off: about half the time, or less
+for a long C call that never lets go.  If ``fn`` releases it — sleeping, waiting, or
+computing in C that drops it — the probe runs all the time.
 
-With ``R`` the probe's rate beside ``fn`` over its rate alone, a share ``f`` of ``fn``'s time
-spent with the GIL released gives ``R ≈ (1 + f) / 2``: the signal is ``2R`` (holds ≈ 1,
+The share is the probe thread's own CPU time per wall second (``pthread_getcpuclockid``):
+a thread waiting for the GIL blocks and gets no CPU time, and unlike the probe's iteration
+rate, its CPU time does not depend on how fast the machine runs at that moment (a busy
+hypervisor, an SMT sibling), so the signal is steady and decides in a few rounds.  Where the
+thread's clock is not available, the iteration rate is used instead.
+
+With ``R`` the probe's share beside ``fn`` over its share alone, a share ``f`` of ``fn``'s
+time spent with the GIL released gives ``R ≈ (1 + f) / 2``: the signal is ``2R`` (holds ≈ 1,
 releases ≈ 2), decided by the sequential test at ideal 2 — "releases" confirmed when ``2R`` is
 confidently above ``√2`` (``f`` above ≈ 0.41), "holds" when below.  The released fraction
 ``f = 2R − 1`` is reported with its interval.
@@ -154,39 +160,43 @@ class ReleaseDesign(Design):
     def sequential_test(self) -> SequentialTest:
         return make_test(2.0, ("release",), None)
 
-    def _with(self) -> float:
-        n0, w0 = self.probe.count[0], time.perf_counter()
+    def _measured(self, run: Callable[[], None]) -> tuple[float, float | None, float]:
+        """(iterations per second, CPU share, seconds) of the probe while ``run()`` runs."""
+        p0, n0, w0 = self.probe.cpu(), self.probe.count[0], time.perf_counter()
+        run()
+        p1, n1, w1 = self.probe.cpu(), self.probe.count[0], time.perf_counter()
+        wall = max(w1 - w0, 1e-9)
+        share = None if p0 is None or p1 is None else (p1 - p0) / wall
+        return (n1 - n0) / wall, share, wall
+
+    def _calls(self) -> None:
         for _ in range(self.k):
             self.call()
-        n1, w1 = self.probe.count[0], time.perf_counter()
-        self.window = w1 - w0
-        return (n1 - n0) / (w1 - w0)
-
-    def _solo(self) -> tuple[float, float | None]:
-        p0, n0, w0 = self.probe.cpu(), self.probe.count[0], time.perf_counter()
-        time.sleep(self.window)
-        p1, n1, w1 = self.probe.cpu(), self.probe.count[0], time.perf_counter()
-        share = None if p0 is None or p1 is None else (p1 - p0) / (w1 - w0)
-        return (n1 - n0) / (w1 - w0), share
 
     def warm_up(self) -> Round:
         return self.round(0, True)
 
     def round(self, index: int, flipped: bool) -> Round:
-        solo, share, with_ = 0.0, None, 0.0
+        got: dict[str, tuple[float, float | None, float]] = {}
         for which in ("WS" if flipped else "SW"):
             if which == "S":
-                solo, share = self._solo()
+                got["S"] = self._measured(lambda: time.sleep(self.window))
             else:
-                with_ = self._with()
-        ratio = with_ / solo if solo > 0 else math.nan
+                got["W"] = self._measured(self._calls)
+                self.window = got["W"][2]
+        (rate_s, share_s, _), (rate_w, share_w, _) = got["S"], got["W"]
+        if share_s is not None and share_w is not None:
+            ratio = share_w / share_s if share_s > 0 else math.nan
+        else:
+            ratio = rate_w / rate_s if rate_s > 0 else math.nan
         scaled = min(max(2.0 * ratio, 1.0 / RELEASE_CLIP), RELEASE_CLIP) if ratio >= 0 else (
             math.nan)
-        record = {"rate_solo": round(solo, 1), "rate_with": round(with_, 1),
+        record = {"rate_solo": round(rate_s, 1), "rate_with": round(rate_w, 1),
+                  "share_solo": None if share_s is None else round(share_s, 4),
+                  "share_with": None if share_w is None else round(share_w, 4),
                   "ratio": round(ratio, 4) if math.isfinite(ratio) else None,
-                  "probe_cpu_ratio": None if share is None else round(share, 4),
                   "order": "WS" if flipped else "SW"}
-        return Round({"release": scaled}, record, serial_cpu_ratio=share)
+        return Round({"release": scaled}, record, serial_cpu_ratio=share_s)
 
 
 def _solo_calls(call: Callable[[], Any]) -> tuple[float, float, bool]:
@@ -234,6 +244,8 @@ def _measure(call: Callable[[], Any], name: str, budget: float | None,
                        f"{cpu_ratio:.2f}): C code that releases the GIL and the probe would "
                        "share one core, which looks the same as holding the GIL"))
         design = ReleaseDesign(call, k, k * call_s, label)
+        from .. import stats  # noqa: F401  (imported before the probe competes for the GIL)
+
         design.probe.start()
         try:
             run = run_rounds(design, budget=settings.resolve_budget(budget))

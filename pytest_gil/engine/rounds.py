@@ -162,9 +162,11 @@ class Look:
     n: int
     verdicts: Mapping[str, str]
     intervals: Mapping[str, Interval]
+    routes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "verdicts": {k: str(v) for k, v in self.verdicts.items()},
+                "routes": dict(self.routes),
                 "intervals": {k: iv.to_dict() for k, iv in self.intervals.items()}}
 
 
@@ -360,6 +362,8 @@ def run_rounds(design: Design, *, budget: float) -> RoundsRun:
     """
     if not budget > 0:
         raise ValueError(f"budget must be a positive number of seconds, got {budget!r}")
+    from .. import stats  # noqa: F401  (numpy and scipy load here, not inside a round)
+
     with monitor().measurement(design.label) as gil, settings.exclusive():
         run = _loop(design, budget)
     note = gil.note()
@@ -396,7 +400,8 @@ def _loop(design: Design, budget: float) -> RoundsRun:
                                        f"(the measured rounds ran with the GIL "
                                        f"{'enabled' if st.gil_ref else 'disabled'})") if p)
     stop = st.stop if st.stop is not None else Stop.BUDGET
-    looks = tuple(Look(o.n, dict(o.verdicts), dict(o.intervals)) for o in test.history)
+    looks = tuple(Look(o.n, dict(o.verdicts), dict(o.intervals), dict(o.routes))
+                  for o in test.history)
     return RoundsRun(outcome, test, tuple(st.rounds), stop, reason,
                      time.perf_counter() - t_begin, st.gil_ref, gil_changed, {}, looks)
 

@@ -141,11 +141,23 @@ def fn_name(fn: Callable[..., Any]) -> str:
 
 
 class ScalingDesign(Design):
-    """One round: the calls serially, then on the workers (or the other way round)."""
+    """One round: the calls serially, then on the workers (or the other way round).
+
+    Signals per round: the ``speedup`` ``T_serial / T_parallel``; for work that computes, the
+    ``cpu_speedup`` ``P / c`` — the parallel phase's CPU time per wall second (``P``) over the
+    serial phase's (``c``, the share of a core it got).  ``speedup = cpu_speedup · R`` exactly,
+    with ``R`` the CPU-seconds the work needed serially over those it used in parallel; the
+    same work does not need fewer CPU-seconds when run in parallel (contention, SMT and
+    all-core clocks only add), so ``R ≤ 1`` and ``cpu_speedup`` bounds the speedup from
+    above.  It is immune to the machine's speed bursts (they change how much work a
+    CPU-second does, not how many CPU-seconds run), so it decides "serialized" and refutes
+    "parallel" in a few rounds where the speedup needs many (:mod:`pytest_gil.stats`).
+    ``parallelism`` (``P``) is recorded.
+    """
 
     def __init__(self, calls: Sequence[Call], *, executor: str, workers: int,
-                 pool: cf.Executor | None, ideal: float, hypothesis: str | None,
-                 signals: Sequence[str] | None, cpu_bound: bool | None, waiting: bool,
+                 pool: cf.Executor | None, ideal: float | tuple[float, float],
+                 hypothesis: str | None, cpu_bound: bool | None, waiting: bool,
                  label: str) -> None:
         self.calls = list(calls)
         self.executor = executor
@@ -153,75 +165,85 @@ class ScalingDesign(Design):
         self.pool = pool
         self.ideal = ideal
         self.hypothesis = hypothesis
-        self.signals = tuple(signals) if signals else None
         self.cpu_bound = False if waiting else cpu_bound
-        self.waiting = waiting
         self.label = label
         self._fixed_cpu_bound = self.cpu_bound is not None
         self._me = os.getpid()
 
-    def _serial(self) -> tuple[Timeline, float | None]:
+    def _serial(self, calls: Sequence[Call]) -> tuple[Timeline, float | None]:
         from ..noise import thread_schedstat
 
         s0 = thread_schedstat()
-        tl = run_calls("serial", self.calls)
+        tl = run_calls("serial", calls)
         s1 = thread_schedstat()
         demand = (None if s0 is None or s1 is None or tl.wall <= 0
                   else (s1[0] - s0[0] + s1[1] - s0[1]) / tl.wall)
         return tl, demand
 
-    def _round(self, flipped: bool) -> tuple[Round, float | None]:
-        demand: float | None = None
-        tl: dict[str, Timeline] = {}
-        for which in ("PS" if flipped else "SP"):
-            if which == "S":
-                tl["S"], demand = self._serial()
-            else:
-                tl["P"] = run_calls(self.executor, self.calls, workers=self.workers,
-                                    executor=self.pool)
-        ser, par = tl["S"], tl["P"]
-        states = {ser.gil_enabled_before, ser.gil_enabled_after, par.gil_enabled_before,
-                  par.gil_enabled_after}
-        record = {"t_serial": round(ser.wall, 6), "t_parallel": round(par.wall, 6),
-                  "cpu_serial": round(ser.cpu, 6), "cpu_parallel": round(par.cpu, 6),
-                  "order": "PS" if flipped else "SP",
-                  "serial_demand": None if demand is None else round(demand, 4)}
-        values = {"speedup": ser.wall / par.wall if par.wall > 0 else math.nan,
-                  "parallelism": par.cpu / par.wall if par.wall > 0 else math.nan}
-        r = Round(values, record,
-                  other_cpu=sum(t.cpu for t in par.tasks if t.pid != self._me),
-                  serial_cpu_ratio=ser.cpu / ser.wall if ser.wall > 0 else None,
-                  gil_enabled=par.gil_enabled_after, gil_changed=len(states) > 1)
-        return r, demand
+    def _parallel(self, calls: Sequence[Call]) -> Timeline:
+        return run_calls(self.executor, calls, workers=self.workers, executor=self.pool)
 
     def warm_up(self) -> Round:
-        r, demand = self._round(False)
+        """One call serially — first-call costs, and whether the work computes — and, on a
+        pool, one call per worker (each worker's first call); not a whole round."""
+        ser, demand = self._serial(self.calls[:1])
+        states = {ser.gil_enabled_before, ser.gil_enabled_after}
+        if self.executor != "thread":
+            par = self._parallel(self.calls[: self.workers])
+            states |= {par.gil_enabled_before, par.gil_enabled_after}
         if not self._fixed_cpu_bound:
             if demand is not None:
                 self.cpu_bound = demand >= CPU_BOUND_MIN
             else:
-                ratio = r.serial_cpu_ratio
-                self.cpu_bound = not (ratio is not None and ratio < WAITING_CPU_MAX)
-        return r
+                self.cpu_bound = not (ser.wall > 0 and ser.cpu / ser.wall < WAITING_CPU_MAX)
+        return Round({}, {"serial_demand": None if demand is None else round(demand, 4),
+                          "t_call": round(ser.wall, 6)},
+                     gil_enabled=ser.gil_enabled_after, gil_changed=len(states) > 1)
 
     def round(self, index: int, flipped: bool) -> Round:
-        return self._round(flipped)[0]
-
-    def used_signals(self) -> tuple[str, ...]:
-        if self.signals:
-            return self.signals
-        return ("speedup", "parallelism") if self.cpu_bound else ("speedup",)
+        tl: dict[str, Timeline] = {}
+        demand: float | None = None
+        for which in ("PS" if flipped else "SP"):
+            if which == "S":
+                tl["S"], demand = self._serial(self.calls)
+            else:
+                tl["P"] = self._parallel(self.calls)
+        ser, par = tl["S"], tl["P"]
+        states = {ser.gil_enabled_before, ser.gil_enabled_after, par.gil_enabled_before,
+                  par.gil_enabled_after}
+        c = ser.cpu / ser.wall if ser.wall > 0 else math.nan
+        p = par.cpu / par.wall if par.wall > 0 else math.nan
+        values = {"speedup": ser.wall / par.wall if par.wall > 0 else math.nan,
+                  "cpu_speedup": p / c if c > 0 else math.nan, "parallelism": p}
+        record = {"t_serial": round(ser.wall, 6), "t_parallel": round(par.wall, 6),
+                  "cpu_serial": round(ser.cpu, 6), "cpu_parallel": round(par.cpu, 6),
+                  "order": "PS" if flipped else "SP",
+                  "serial_demand": None if demand is None else round(demand, 4)}
+        return Round(values, record,
+                     other_cpu=sum(t.cpu for t in par.tasks if t.pid != self._me),
+                     serial_cpu_ratio=None if math.isnan(c) else c,
+                     gil_enabled=par.gil_enabled_after, gil_changed=len(states) > 1)
 
     def sequential_test(self) -> SequentialTest:
-        return make_test(self.ideal, self.used_signals(), self.hypothesis)
+        if self.cpu_bound:
+            return make_test(self.ideal, ("speedup",), self.hypothesis, bound=("cpu_speedup",),
+                             report=("parallelism",))
+        return make_test(self.ideal, ("speedup",), self.hypothesis)
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        return ("speedup", "cpu_speedup", "parallelism") if self.cpu_bound else ("speedup",)
 
 
-def make_test(ideal: float, signals: Sequence[str], stop_on: str | None) -> SequentialTest:
+def make_test(ideal: float | tuple[float, float], primary: Sequence[str],
+              stop_on: str | None, *, bound: Sequence[str] = (),
+              report: Sequence[str] = ()) -> SequentialTest:
     """A :class:`~pytest_gil.stats.SequentialTest` with the run's α."""
     from .. import stats
 
     s = settings.current()
-    return stats.SequentialTest(ideal, signals=tuple(signals), claims=stats.CLAIMS,
+    return stats.SequentialTest(ideal, primary=tuple(primary), bound=tuple(bound),
+                                report=tuple(report), claims=stats.CLAIMS,
                                 stop_on=stop_on,  # type: ignore[arg-type]
                                 alpha_confirm=s.alpha_confirm, alpha_refute=s.alpha_refute)
 
@@ -253,16 +275,6 @@ def executor_for(executor: str, workers: int, pool: cf.Executor | None
             terminate_executor(own, wait=clean, timeout=POOL_SHUTDOWN_TIMEOUT)
 
 
-def _validate_signals(signals: Sequence[str] | None) -> tuple[str, ...] | None:
-    if signals is None:
-        return None
-    sig = tuple(signals)
-    if not sig or set(sig) - {"speedup", "parallelism"}:
-        raise ValueError("signals must be a non-empty subset of ('speedup', 'parallelism'), "
-                         f"got {sig!r}")
-    return sig
-
-
 def _not_testable_reason(executor: str, ideal: float, workers: int, tasks: int,
                          prof: RuntimeProfile, pool: cf.Executor | None) -> str:
     if ideal <= 1:
@@ -277,11 +289,25 @@ def _not_testable_reason(executor: str, ideal: float, workers: int, tasks: int,
     return ""
 
 
+def capacity_ideal(n: int) -> tuple[tuple[float, float] | None, str, dict[str, Any]]:
+    """The ideal of ``n`` parallel workers doing CPU-bound work: the interval of the capacity
+    the machine delivers (:mod:`pytest_gil.engine.capacity`), or ``None`` with the reason
+    when it is not confidently above one CPU's worth."""
+    from .capacity import delivered_capacity
+
+    est = delivered_capacity(n)
+    info = {"capacity": est.to_dict()}
+    if not est.low > 1:
+        return None, (f"the machine delivers {est.format()} (of {n} usable CPUs): not "
+                      "confidently more than one CPU's work in parallel, so 'parallel' "
+                      "cannot be told from 'serialized'"), info
+    return (est.low, est.high), "", info
+
+
 def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, executor: str,
              workers: int, pool: cf.Executor | None, hypothesis: str | None,
              label: str | None, cpu_bound: bool | None, budget: float | None,
-             profile: RuntimeProfile | None, ideal: float | None,
-             signals: Sequence[str] | None) -> ScalingResult:
+             profile: RuntimeProfile | None, ideal: float | None) -> ScalingResult:
     from ..profile import runtime_profile
 
     prof = profile if profile is not None else runtime_profile()
@@ -289,29 +315,42 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     name = fn_name(fn)
     label = label or f"{name} in {worker_noun(executor, workers)}"
     waits = waiting or cpu_bound is False
-    if ideal is None:
-        ideal = ideal_speedup(workers, tasks, prof.usable_cpus, cpu_bound=not waits)
+    nominal = ideal_speedup(workers, tasks, prof.usable_cpus, cpu_bound=not waits)
     setup: dict[str, Any] = {"executor": executor, "workers": workers, "tasks": tasks,
                              "fn": name, "cpu_bound": cpu_bound}
     what = f"{worker_noun(executor, workers)} × {name}" + (
         f" ({tasks} tasks)" if tasks != workers else "")
     kind = "overlap" if waiting else "scaling"
     hyp = "overlaps" if waiting else (hypothesis or "parallel")
-    why = _not_testable_reason(executor, ideal, workers, tasks, prof, pool)
+
+    def skip(why: str) -> ScalingResult:
+        return _record(_as_result(not_testable(
+            kind=kind, label=label, hypothesis=hyp, reason=why, setup=setup,
+            ideal=ideal if ideal is not None else nominal, what=what, runtime=prof.label())))
+
+    why = _not_testable_reason(executor, nominal if ideal is None else ideal, workers, tasks,
+                               prof, pool)
     if why:
-        nt = not_testable(kind=kind, label=label, hypothesis=hyp, reason=why, setup=setup,
-                          ideal=ideal, what=what, runtime=prof.label())
-        return _as_result(nt)
-    design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool, ideal=ideal,
-                           hypothesis="parallel" if waiting else hypothesis,
-                           signals=signals, cpu_bound=cpu_bound, waiting=waiting, label=label)
+        return skip(why)
+    the_ideal: float | tuple[float, float] = nominal if ideal is None else ideal
+    if ideal is None and not waits:
+        interval, why, info = capacity_ideal(int(nominal))
+        setup.update(info)
+        if interval is None:
+            return skip(why)
+        the_ideal = interval
+    design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool,
+                           ideal=the_ideal, hypothesis="parallel" if waiting else hypothesis,
+                           cpu_bound=cpu_bound, waiting=waiting, label=label)
     with executor_for(executor, workers, pool) as design.pool:
         run = run_rounds(design, budget=settings.resolve_budget(budget))
-    setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.used_signals()))
+    setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.signals))
     if not waiting and hypothesis is None:
         hyp = decided_hypothesis(run.verdicts())
     check = from_run(run, kind=kind, label=label, hypothesis=hyp,
-                     names={"speedup": ("speedup", "x"), "parallelism": ("parallelism", "CPUs")},
+                     names={"speedup": ("speedup", "x"),
+                            "cpu_speedup": ("CPU-time speedup bound", "x"),
+                            "parallelism": ("parallelism", "CPUs")},
                      key="speedup", setup=setup, what=what,
                      verdict_names={"parallel": "overlaps"} if waiting else None,
                      runtime=prof.label())
@@ -354,7 +393,6 @@ def measure_scaling(
     budget: float | None = None,
     profile: RuntimeProfile | None = None,
     ideal: float | None = None,
-    signals: Sequence[str] | None = None,
 ) -> ScalingResult:
     """Measure whether the calls of ``fn`` run faster on ``workers`` workers of ``executor``
     than one after another, and decide "serialized" and "parallel".
@@ -369,13 +407,16 @@ def measure_scaling(
       per phase and a process or interpreter pool is made and shut down here.  A pool of
       another kind than ``executor`` is refused.
     * ``tasks`` defaults to ``workers`` for threads and to ``4 × workers`` for process and
-      sub-interpreter pools (:data:`POOL_TASKS_PER_WORKER`); ``ideal`` to ``min(workers,
-      tasks, usable CPUs)`` from ``profile`` (``min(workers, tasks)`` with
-      ``cpu_bound=False``).  With ideal ≤ 1 nothing is measured: "not-testable".
+      sub-interpreter pools (:data:`POOL_TASKS_PER_WORKER`).  The ideal of work that computes
+      is the capacity the machine delivers to ``min(workers, tasks, usable CPUs)`` parallel
+      workers, measured once per session (:mod:`pytest_gil.engine.capacity`); of work that
+      waits (``cpu_bound=False``), ``min(workers, tasks)``; ``ideal=`` sets it.  With an ideal
+      ≤ 1, or a capacity not confidently above one CPU's work, nothing is measured:
+      "not-testable".
     * ``hypothesis``: stop as soon as this one (``"serialized"`` or ``"parallel"``) is
       decided; ``None`` stops at the first one decided.  Both verdicts are reported.
-    * ``cpu_bound``: whether the work computes (parallelism signal, CPU noise criteria);
-      ``None`` tells from the warm-up round (the serial phase's demand for a CPU).
+    * ``cpu_bound``: whether the work computes (the CPU-time signal, the capacity ideal, the
+      CPU noise criteria); ``None`` tells from the warm-up call (its demand for a CPU).
     * ``budget`` (seconds): default ``--gil-budget``.
 
     >>> from pytest_gil.workloads import calc
@@ -393,7 +434,7 @@ def measure_scaling(
     calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks, default_tasks=default_tasks)
     return _measure(fn, calls, waiting=False, executor=executor, workers=workers, pool=pool,
                     hypothesis=hypothesis, label=label, cpu_bound=cpu_bound, budget=budget,
-                    profile=profile, ideal=ideal, signals=_validate_signals(signals))
+                    profile=profile, ideal=ideal)
 
 
 def measure_overlap(
@@ -427,4 +468,4 @@ def measure_overlap(
                        None if task_args is not None else n_tasks, default_tasks=n_tasks)
     return _measure(fn, calls, waiting=True, executor=executor, workers=workers, pool=pool,
                     hypothesis="parallel", label=label, cpu_bound=False, budget=budget,
-                    profile=profile, ideal=None, signals=("speedup",))
+                    profile=profile, ideal=None)

@@ -417,11 +417,12 @@ def test_master_worker_with_a_slower_hybrid_refuted(
 def test_process_objects_confined_to_one_cpu_refute_parallel(
     gil_calibration: Calibration,
 ) -> None:
-    """The document's four Process(target=calc), all on one CPU while two are claimed: they
-    take turns, so "parallel" (speedup and parallelism ≈ 2) is refuted."""
+    """The document's four Process(target=calc), all on one CPU while an ideal of two is
+    claimed: they take turns, so "parallel" is refuted.  (Left to measure the capacity
+    itself, the experiment finds one CPU's worth and says not testable.)"""
     with one_cpu():
         check = measure_process_objects(gil_calibration.calc_n // 4, processes=4,
-                                        usable_cpus=2,
+                                        usable_cpus=2, ideal=2.0,
                                         start_method=inheriting_context().get_start_method())
     assert check.hypothesis == "parallel"
     assert verdict_of(check) is Verdict.REFUTED, check.message()
@@ -443,7 +444,7 @@ def test_processes_confined_to_one_cpu_refute_parallel(
                 warm_executor(pool, 4, ["pytest_gil.workloads"])
                 check = measure_scaling(calc, n, workers=4, tasks=4, executor="process",
                                         pool=pool, hypothesis="parallel", cpu_bound=True,
-                                        profile=profile,
+                                        profile=profile, ideal=4.0,
                                         label="calc in ProcessPoolExecutor(4) on one CPU")
         else:
             with terminating(ctx.Pool(4, initializer=workers.default_sigterm)) as doc_pool:
@@ -453,10 +454,25 @@ def test_processes_confined_to_one_cpu_refute_parallel(
                                         executor="process",
                                         pool=PoolExecutor(doc_pool, 4, "apply_async"),
                                         hypothesis="parallel", cpu_bound=True,
-                                        profile=profile,
+                                        profile=profile, ideal=4.0,
                                         label="4 × pool.apply_async(calc) on one CPU")
     assert check.ideal == 4
     assert verdict_of(check, "parallel") is Verdict.REFUTED, check.message("parallel")
+
+
+@pytest.mark.cpu_bound
+def test_one_cpu_of_capacity_makes_processes_not_testable(
+    gil_calibration: Calibration,
+) -> None:
+    """Confined to one CPU, with two usable CPUs claimed but the capacity left to be
+    measured: the machine delivers one CPU's work, so "processes scale" cannot be told from
+    "they take turns" — not testable, with the capacity figure, never refuted."""
+    with one_cpu(), override_profile(usable_cpus=2) as profile:
+        check = measure_scaling(calc, gil_calibration.calc_n // 4, workers=2,
+                                executor="process", hypothesis="parallel", cpu_bound=True,
+                                profile=profile)
+    assert check.verdict is Verdict.NOT_TESTABLE, check.message()
+    assert "the machine delivers" in check.reason and "for 2 workers" in check.reason
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pytest_gil import Check, Round, measure_rounds
+from pytest_gil import Check, Round, delivered_capacity, measure_rounds
 from pytest_gil.workloads import calc
 
 from . import workers
@@ -114,14 +114,15 @@ class _ProcessObjects:
         else:
             t_s, c_s = self.serial()
             t_p, c_p = self.parallel()
-        return Round({"speedup": t_s / t_p, "parallelism": c_p / t_p},
+        return Round({"speedup": t_s / t_p, "cpu_speedup": (c_p / t_p) / (c_s / t_s)},
                      {"t_serial": t_s, "t_parallel": t_p, "cpu_parallel": c_p,
-                      "exitcodes": list(self.exitcodes)},
+                      "parallelism": c_p / t_p, "exitcodes": list(self.exitcodes)},
                      other_cpu=c_p, serial_cpu_ratio=c_s / t_s)
 
 
 def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,
                             start_method: str | None = None,
+                            ideal: float | tuple[float, float] | None = None,
                             budget: float | None = None) -> Check:
     """The document's first multiprocessing example — ``Process(target=calc, args=(i,))`` for
     i in range(4), ``start()``, then ``join()`` each — against calling ``calc`` four times in
@@ -130,15 +131,20 @@ def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,
     The processes are started before the clock, run ``calc`` once to warm up, and are released
     together through a pipe (the document's ``calc`` takes a minute, so process start-up and
     the first slow run are noise there; with a calibrated 50 ms ``calc`` they would dominate).
-    The parallel phase ends when every process has been joined.  Signals: speedup and
-    parallelism (the children's CPU time / wall), decided as "parallel" at ideal
-    ``min(processes, usable CPUs)``.
+    The parallel phase ends when every process has been joined.  Signals: the speedup, and
+    its CPU-time bound (the children's CPU time per wall second over the serial phase's),
+    decided as "parallel" at the capacity the machine delivers to ``min(processes, usable
+    CPUs)`` workers (``ideal`` overrides it).
     """
+    if ideal is None:
+        n_par = min(processes, usable_cpus)
+        est = delivered_capacity(n_par) if n_par > 1 else None
+        ideal = (est.low, est.high) if est is not None else 1.0
     fn = _ProcessObjects(n, processes, multiprocessing.get_context(start_method))
-    check = measure_rounds(fn, signals=("speedup", "parallelism"),
-                           ideal=float(min(processes, usable_cpus)), hypothesis="parallel",
+    check = measure_rounds(fn, signals=("speedup",), bound=("cpu_speedup",),
+                           ideal=ideal, hypothesis="parallel",
                            label=f"Process(target=calc) × {processes}", kind="scaling",
-                           units={"parallelism": "CPUs"}, cpu_bound=True, budget=budget,
+                           cpu_bound=True, budget=budget,
                            what=f"{processes} × Process(target=calc, args=(i,)) started, "
                                 f"released together, joined vs calc() {processes} times")
     codes = sorted({c for r in check.raw for c in r.get("exitcodes", [])}, key=str)
