@@ -260,6 +260,9 @@ def from_run(run: RoundsRun, *, kind: str, label: str, hypothesis: str,
     figures = {s: Figure.from_interval(names.get(s, (s, ""))[0], iv, names.get(s, (s, ""))[1])
                for s, iv in intervals.items()}
     verdicts = run.verdicts()
+    decided_by = (run.looks[-1].routes if run.looks else {}).get(hypothesis, "")
+    if decided_by in figures and not key:
+        key = decided_by  # the headline figure is the one that decided
     bounds: dict[str, dict[str, float]] = {str(c): b.to_dict() for c, b in test.bounds().items()}
     for old, new in (verdict_names or {}).items():
         verdicts[new] = verdicts[old]

@@ -202,9 +202,9 @@ _CHUNK = 2000
 the 5 ms switch interval, so a window's count is exact to a fraction of a percent."""
 
 
-def _spin(index: int, counts: list[int], stop: list[bool], barrier: threading.Barrier) -> None:
-    barrier.wait()
+def _spin(index: int, counts: list[int], stop: list[bool], go: threading.Event) -> None:
     while not stop[0]:
+        go.wait()
         s = 0
         for _ in range(_CHUNK):
             s += 1
@@ -212,25 +212,35 @@ def _spin(index: int, counts: list[int], stop: list[bool], barrier: threading.Ba
 
 
 class _Spinners:
-    """``n`` threads running the counting loop until stopped; always joined."""
+    """``n`` threads running the counting loop while :attr:`go` is set; always joined.
+
+    :meth:`pause` parks them between rounds, so the loop's own work (noise readings, the
+    statistics) does not queue for the GIL behind them; :meth:`resume` releases them
+    together."""
 
     def __init__(self, n: int, name: str) -> None:
         self.counts = [0] * n
         self.stop = [False]
-        self.barrier = threading.Barrier(n + 1)
+        self.go = threading.Event()
         self.threads = [threading.Thread(target=_spin, args=(i, self.counts, self.stop,
-                                                             self.barrier),
+                                                             self.go),
                                          daemon=True, name=f"pytest-gil-{name}-{i}")
                         for i in range(n)]
+
+    def resume(self) -> None:
+        self.go.set()
+
+    def pause(self) -> None:
+        self.go.clear()
 
     def __enter__(self) -> _Spinners:
         for t in self.threads:
             t.start()
-        self.barrier.wait()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop[0] = True
+        self.go.set()
         for t in self.threads:
             t.join()
 
@@ -291,7 +301,10 @@ def measure_fairness(threads: int = 2, window: float = 0.1, *,
         raise ValueError(f"fairness needs at least 2 threads, got {threads}")
     if not window > 0:
         raise ValueError(f"window must be a positive number of seconds, got {window!r}")
+    from .. import stats  # noqa: F401  (imported before the spinners compete for the GIL)
+
     with _Spinners(threads, "fair") as spinners:
+        spinners.resume()  # they spin throughout: the shares of a steady alternation
         design = FairnessDesign(spinners, window)
         run = run_rounds(design, budget=settings.resolve_budget(budget))
     used = [r.record for r in run.used() if "shares" in r.record]
@@ -334,6 +347,7 @@ class LatencyDesign(Design):
         self.samples = samples
         self.label = "wake-up latency beside CPU-bound threads"
         self.per_interval: dict[float, list[float]] = {x: [] for x in self.intervals}
+        self.hogs: _Spinners | None = None
 
     def sequential_test(self) -> SequentialTest:
         return make_test(self.intervals[-1] / self.intervals[0], ("latency_ratio",),
@@ -341,6 +355,15 @@ class LatencyDesign(Design):
 
     def round(self, index: int, flipped: bool) -> Round:
         mean: dict[float, float] = {}
+        if self.hogs is not None:
+            self.hogs.resume()
+        try:
+            return self._round(index, flipped, mean)
+        finally:
+            if self.hogs is not None:
+                self.hogs.pause()
+
+    def _round(self, index: int, flipped: bool, mean: dict[float, float]) -> Round:
         for si in (reversed(self.intervals) if flipped else self.intervals):
             sys.setswitchinterval(si)
             _late_by(1, self.sleep)  # the first wake-up may still run on the old interval
@@ -395,11 +418,13 @@ def measure_wakeup_latency(
         raise ValueError(f"cpu_threads must be 0 (the sleeper alone: a control) or more, got "
                          f"{cpu_threads!r}")
     settings.positive_int("samples", samples)
+    from .. import stats  # noqa: F401  (imported before the hogs compete for the GIL)
+
     saved = sys.getswitchinterval()
     baseline = statistics.median(_late_by(samples * 2, sleep))
     design = LatencyDesign(sis, sleep, samples)
     try:
-        with _Spinners(cpu_threads, "hog"):
+        with _Spinners(cpu_threads, "hog") as design.hogs:
             run = run_rounds(design, budget=settings.resolve_budget(budget))
     finally:
         sys.setswitchinterval(saved)

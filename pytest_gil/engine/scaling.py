@@ -351,7 +351,7 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
                      names={"speedup": ("speedup", "x"),
                             "cpu_speedup": ("CPU-time speedup bound", "x"),
                             "parallelism": ("parallelism", "CPUs")},
-                     key="speedup", setup=setup, what=what,
+                     setup=setup, what=what,
                      verdict_names={"parallel": "overlaps"} if waiting else None,
                      runtime=prof.label())
     return _record(_as_result(check))
