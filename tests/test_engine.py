@@ -669,6 +669,6 @@ def test_injected_free_threaded_profile_flips_the_expectation_not_the_measuremen
                             hypothesis="serialized")
     # ... the measurement does not: threads still serialize on this GIL build.
     assert "injected" in r.message() and r.gil["enabled"] is True
-    if r.verdict is Verdict.INCONCLUSIVE:
-        pytest.skip(f"inconclusive: {r.message()}")
+    if not r.verdict.decided:  # a busy machine: inconclusive, or no capacity to tell
+        pytest.skip(f"{r.verdict}: {r.message()}")
     assert r.verdict is Verdict.CONFIRMED, str(r)

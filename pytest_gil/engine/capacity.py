@@ -69,18 +69,20 @@ MAX_AGE = 600.0
 (measured here: 1.34–1.58× one hour, 1.9–2.0× another)."""
 
 
-def spin_window(start: float, end: float) -> int:
+def spin_window(start: float, end: float) -> tuple[int, float]:
     """Count loop iterations from ``start`` to ``end`` (``time.perf_counter``, which is
-    system-wide on Linux, macOS and Windows): the unit of work of a capacity window."""
+    system-wide on Linux, macOS and Windows): the unit of work of a capacity window.  Returns
+    the count and the CPU time the worker spent (for the noise reading)."""
     clock = time.perf_counter
     while clock() < start:
         pass
+    c0 = time.thread_time()
     count = 0
     while clock() < end:
         for _ in range(CHUNK):
             pass
         count += CHUNK
-    return count
+    return count, time.thread_time() - c0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +100,7 @@ class CapacityEstimate:
     sd: float
     measured_at: float
     seconds: float
+    disturbed: int = 0
 
     def format(self) -> str:
         return (f"{self.value:.2f}× [{self.low:.2f}, {self.high:.2f}] for {self.workers} "
@@ -113,18 +116,36 @@ class CapacityEstimate:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _window(pool: Any, n: int, window: float) -> float:
-    """Iterations per second of ``n`` spinners counting together."""
+def _window(pool: Any, n: int, window: float) -> tuple[float, float]:
+    """Iterations per second of ``n`` spinners counting together, and their CPU seconds."""
     start = time.perf_counter() + LEAD
     futures = [pool.submit(spin_window, start, start + window) for _ in range(n)]
-    return float(sum(f.result() for f in futures)) / window
+    got = [f.result() for f in futures]
+    return float(sum(c for c, _ in got)) / window, float(sum(cpu for _, cpu in got))
+
+
+def _pair(pool: Any, workers: int, window: float, flipped: bool) -> float | None:
+    """``ln K`` from one pair of windows, or ``None`` when the pair was disturbed (foreign
+    load, steal, throttling: the same criteria as a round of a check)."""
+    from .. import noise
+
+    before = noise.snapshot()
+    rates, cpu = {}, 0.0
+    for n in ((1, workers) if flipped else (workers, 1)):
+        rates[n], used = _window(pool, n, window)
+        cpu += used
+    reading = noise.reading(before, noise.snapshot(), other_cpu=cpu, cpu_bound=True)
+    if reading.suspect or not (rates[1] > 0 and rates[workers] > 0):
+        return None
+    return math.log(rates[workers] / rates[1])
 
 
 def measure_capacity(workers: int, *, windows: int = WINDOWS, window: float = WINDOW,
                      alpha: float | None = None) -> CapacityEstimate:
     """Measure the capacity ``workers`` processes deliver (module doc): ``windows`` pairs of
     windows, the ``workers`` together then one alone (order alternated), in a pool made for
-    the purpose and terminated after.  Holds the run's measurement lock."""
+    the purpose and terminated after.  A pair disturbed by foreign load is excluded and
+    another measured, up to twice as many in all.  Holds the run's measurement lock."""
     from .. import stats
     from ..runtimes.pools import ManagedProcessPool, terminate_executor
 
@@ -132,21 +153,26 @@ def measure_capacity(workers: int, *, windows: int = WINDOWS, window: float = WI
     level = stats.ideal_alpha(s.alpha_confirm, s.alpha_refute) if alpha is None else alpha
     t0 = time.perf_counter()
     logs: list[float] = []
+    disturbed = 0
     with settings.exclusive():
         pool = ManagedProcessPool(workers, s.start_method)
         try:
             pool.warm("pytest_gil.engine.capacity")
-            for i in range(windows):
-                order = (workers, 1) if i % 2 == 0 else (1, workers)
-                rates = {n: _window(pool, n, window) for n in order}
-                if rates[1] > 0 and rates[workers] > 0:
-                    logs.append(math.log(rates[workers] / rates[1]))
+            # Disturbed pairs are excluded and replaced, up to twice the pairs in all.
+            for i in range(2 * windows):
+                if len(logs) >= windows:
+                    break
+                k = _pair(pool, workers, window, flipped=i % 2 == 1)
+                if k is None:
+                    disturbed += 1
+                else:
+                    logs.append(k)
         finally:
             terminate_executor(pool, wait=False)
     iv = stats.interval(logs, level)
     sd = statistics.stdev(logs) if len(logs) > 1 else math.nan
     return CapacityEstimate(workers, iv.value, iv.low, iv.high, level, len(logs), window, sd,
-                            time.time(), time.perf_counter() - t0)
+                            time.time(), time.perf_counter() - t0, disturbed)
 
 
 def _cpu_set() -> str:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
+from ..runtimes.faults import check_picklable
 from ..runtimes.tasks import run_calls
 from ..runtimes.threads import Call, task_calls
 from ..vocabulary import EXECUTOR_KINDS, Hypothesis, worker_noun
@@ -332,6 +333,10 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
                                prof, pool)
     if why:
         return skip(why)
+    budget_s = settings.resolve_budget(budget)
+    if executor != "thread":  # what cannot cross to a worker fails before any measuring
+        for f, a, kw in calls[:1]:
+            check_picklable(f, a, dict(kw), executor)
     the_ideal: float | tuple[float, float] = nominal if ideal is None else ideal
     if ideal is None and not waits:
         interval, why, info = capacity_ideal(int(nominal))
@@ -343,7 +348,7 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
                            ideal=the_ideal, hypothesis="parallel" if waiting else hypothesis,
                            cpu_bound=cpu_bound, waiting=waiting, label=label)
     with executor_for(executor, workers, pool) as design.pool:
-        run = run_rounds(design, budget=settings.resolve_budget(budget))
+        run = run_rounds(design, budget=budget_s)
     setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.signals))
     if not waiting and hypothesis is None:
         hyp = decided_hypothesis(run.verdicts())
