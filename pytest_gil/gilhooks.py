@@ -1,5 +1,6 @@
 """pytest hooks of the GIL monitor (:mod:`pytest_gil.gilstate`): warnings that name the
-import re-enabling the GIL, the ``--gil-fail-on-gil-reenabled`` check before measuring tests,
+import re-enabling the GIL, the failure of measuring tests after one (unless
+``--gil-allow-gil-reenabled``),
 ``-X gil`` handed to xdist workers, and pytest-run-parallel told which tests measure."""
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class GilStatePlugin:
     * every warning pytest records goes through :meth:`GilMonitor.observe`, so the monitor
       knows which import re-enabled the GIL (collection, conftest and test warnings alike);
     * before a measuring test (``is_measuring(item)``), :meth:`GilMonitor.check_setup`:
-      ``--gil-fail-on-gil-reenabled`` fails it when an import re-enabled the GIL already;
+      it fails the test when an import re-enabled the GIL already (unless
+      ``--gil-allow-gil-reenabled``);
     * ``-X gil`` is exported as ``PYTHON_GIL`` if this interpreter would not pass it on to
       ``spawn`` / ``forkserver`` workers (:func:`ensure_gil_setting_reaches_workers`), and
       before pytest-xdist starts its workers, which get no interpreter flags;

@@ -16,7 +16,7 @@ tells, at session start and around each measurement, which state the GIL is in a
   (:meth:`GilMonitor.observe`, fed by the plugin's ``pytest_warning_recorded`` hook) and wraps
   each measurement (:meth:`GilMonitor.measurement`): the GIL state before and after, the
   modules whose import re-enabled it, a note for the result, the
-  ``--gil-fail-on-gil-reenabled`` failure, and a refusal to run two measurements at once in
+  failure unless ``--gil-allow-gil-reenabled``, and a refusal to run two measurements at once in
   one process (pytest-run-parallel runs a test body in several threads);
 * :func:`gil_setting_reaches_workers` / :func:`ensure_gil_setting_reaches_workers` check
   that ``PYTHON_GIL`` / ``-X gil`` reach process workers, and :func:`probe_workers` asks the
@@ -258,14 +258,14 @@ class MeasurementGil:
 
     def enforce(self, fail_on_reenabled: bool | None = None) -> None:
         """Fail the running test when the GIL was re-enabled by an import and
-        ``--gil-fail-on-gil-reenabled`` is set (``fail_on_reenabled`` overrides the option)."""
+        ``--gil-allow-gil-reenabled`` is not set (``fail_on_reenabled`` overrides the option)."""
         if fail_on_reenabled is None:
             from . import settings
 
             fail_on_reenabled = settings.current().fail_on_gil_reenabled
         if fail_on_reenabled and self.affected:
             _fail(f"pytest-gil: {self.label or 'measurement'}: {self.note()} "
-                  "(--gil-fail-on-gil-reenabled)")
+                  "(pass --gil-allow-gil-reenabled to measure anyway)")
 
 
 def _fail(message: str) -> None:
@@ -361,7 +361,7 @@ class GilMonitor:
                 f"{where}: measurements here describe a GIL runtime")
 
     def check_setup(self, fail_on_reenabled: bool | None = None) -> str:
-        """:meth:`setup_problem`, failing the test when ``--gil-fail-on-gil-reenabled``."""
+        """:meth:`setup_problem`, failing the test unless ``--gil-allow-gil-reenabled``."""
         problem = self.setup_problem()
         if problem:
             if fail_on_reenabled is None:
@@ -369,7 +369,8 @@ class GilMonitor:
 
                 fail_on_reenabled = settings.current().fail_on_gil_reenabled
             if fail_on_reenabled:
-                _fail(f"pytest-gil: {problem} (--gil-fail-on-gil-reenabled)")
+                _fail(f"pytest-gil: {problem} (pass --gil-allow-gil-reenabled to measure "
+                      "anyway)")
         return problem
 
     # -- measurements ------------------------------------------------------------------------

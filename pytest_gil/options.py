@@ -132,9 +132,10 @@ OPTIONS = (
         "METHOD",
     ),
     Option(
-        "gil-fail-on-gil-reenabled",
-        "Fail a measuring test whose results ran with the GIL re-enabled by an import "
-        "(free-threaded builds).",
+        "gil-allow-gil-reenabled",
+        "Measure anyway after an import re-enabled the GIL of a free-threaded build (by "
+        "default such a measuring test fails, naming the module: its results would describe "
+        "a GIL runtime).",
         False,
         _flag,
     ),
@@ -198,5 +199,5 @@ def read_settings(config: pytest.Config) -> settings.Settings:
         inconclusive=values["gil_inconclusive"],
         start_method=values["gil_start_method"],
         report_dir=values["gil_report"],
-        fail_on_gil_reenabled=values["gil_fail_on_gil_reenabled"],
+        allow_gil_reenabled=values["gil_allow_gil_reenabled"],
     )

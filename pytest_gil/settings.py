@@ -53,7 +53,13 @@ class Settings:
     inconclusive: str = "skip"
     start_method: str | None = None
     report_dir: str | None = None
-    fail_on_gil_reenabled: bool = False
+    allow_gil_reenabled: bool = False
+
+    @property
+    def fail_on_gil_reenabled(self) -> bool:
+        """Fail a measurement that ran after an import re-enabled the GIL of a free-threaded
+        build (the default; ``--gil-allow-gil-reenabled`` turns it off)."""
+        return not self.allow_gil_reenabled
 
     @property
     def alpha_confirm(self) -> float:

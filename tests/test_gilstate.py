@@ -247,7 +247,7 @@ def test_the_fail_option_fails_an_affected_measurement(free_threaded: FakeFreeTh
     gil.enforce(fail_on_reenabled=False)  # recorded, not failed
     with pytest.raises(pytest.fail.Exception, match=(
         r"pytest-gil: fletcher16 in 2 threads: the GIL was re-enabled during this measurement "
-        r"by the import of legacy._speedups.*\(--gil-fail-on-gil-reenabled\)$"
+        r"by the import of legacy._speedups.*\(pass --gil-allow-gil-reenabled to measure anyway\)$"
     )):
         gil.enforce(fail_on_reenabled=True)
 
@@ -259,9 +259,9 @@ def test_the_fail_option_is_read_from_the_run_settings(
 
     mon = GilMonitor()
     free_threaded.import_incompatible("legacy._speedups", mon)
-    monkeypatch.setattr(settings, "_current", settings.Settings(fail_on_gil_reenabled=False))
+    monkeypatch.setattr(settings, "_current", settings.Settings(allow_gil_reenabled=True))
     assert mon.check_setup()  # said, not failed
-    monkeypatch.setattr(settings, "_current", settings.Settings(fail_on_gil_reenabled=True))
+    monkeypatch.setattr(settings, "_current", settings.Settings(allow_gil_reenabled=False))
     with pytest.raises(pytest.fail.Exception, match="re-enabled by the import of legacy"):
         mon.check_setup()
 
@@ -489,26 +489,27 @@ def test_the_header_names_the_import_that_re_enabled_the_gil(
     pytester: pytest.Pytester, fake_build: Callable[[str], None]
 ) -> None:
     fake_build(MEASURING_AFTER_IMPORT)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-rs")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-rs",
+                                           "--gil-allow-gil-reenabled")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["gil: CPython * · GIL off (build default)"])
     result.stdout.fnmatch_lines(["*RuntimeWarning: The global interpreter lock (GIL) has been "
                                  "enabled to load module 'legacy._speedups'*"])
 
 
-def test_the_fail_option_fails_measuring_tests_after_the_gil_was_re_enabled(
+def test_measuring_tests_fail_after_the_gil_was_re_enabled_unless_allowed(
     pytester: pytest.Pytester, fake_build: Callable[[str], None]
 ) -> None:
     fake_build(MEASURING_AFTER_IMPORT + "\n\ndef test_does_not_measure():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--gil-fail-on-gil-reenabled")
-    result.assert_outcomes(passed=1, errors=1, warnings=1)  # fails at setup
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1, warnings=1)  # fails at setup, by default
     result.stdout.fnmatch_lines([
         "*pytest-gil: the GIL of this free-threaded build was re-enabled by the import of "
         "legacy._speedups (seen during collection): measurements here describe a GIL runtime "
-        "(--gil-fail-on-gil-reenabled)",
+        "(pass --gil-allow-gil-reenabled to measure anyway)",
     ])
-    without = pytester.runpytest_subprocess("-p", "no:randomly")
-    without.assert_outcomes(passed=2, warnings=1)
+    allowed = pytester.runpytest_subprocess("-p", "no:randomly", "--gil-allow-gil-reenabled")
+    allowed.assert_outcomes(passed=2, warnings=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,7 +543,7 @@ def test_the_engine_refuses_to_measure_while_another_thread_measures(
         with pytest.raises(ConcurrentMeasurementError, match=(
             r"refusing to measure calc in 2 threads in thread MainThread while sha256_work in "
             r"2 threads is being measured in another thread")):
-            measure_scaling(calc, 1000, workers=2, budget=1)
+            measure_scaling(calc, 1000, workers=2, budget=1, ideal=2)
     finally:
         release.set()
         t.join(30)
@@ -561,8 +562,8 @@ def test_an_engine_result_says_an_import_re_enabled_the_gil_during_it(
             free_threaded.import_incompatible("legacy._speedups", fresh_monitor)
         return calc(n)
 
-    monkeypatch.setattr(settings, "_current", settings.Settings(fail_on_gil_reenabled=False))
-    result = measure_scaling(first_call_imports, 20_000, workers=2, budget=2)
+    monkeypatch.setattr(settings, "_current", settings.Settings(allow_gil_reenabled=True))
+    result = measure_scaling(first_call_imports, 20_000, workers=2, budget=2, ideal=2)
     gil = result.to_dict()["gil"]
     assert gil["changed"] is True and gil["reenabled_by"] == ["legacy._speedups"]
     assert gil["note"].startswith("the GIL was re-enabled during this measurement by the "
@@ -571,6 +572,6 @@ def test_an_engine_result_says_an_import_re_enabled_the_gil_during_it(
 
     free_threaded.enabled = False
     fresh_monitor._reenabled.clear()
-    monkeypatch.setattr(settings, "_current", settings.Settings(fail_on_gil_reenabled=True))
-    with pytest.raises(pytest.fail.Exception, match=r"--gil-fail-on-gil-reenabled"):
-        measure_scaling(first_call_imports, 20_000, workers=2, budget=2)
+    monkeypatch.setattr(settings, "_current", settings.Settings(allow_gil_reenabled=False))
+    with pytest.raises(pytest.fail.Exception, match=r"--gil-allow-gil-reenabled"):
+        measure_scaling(first_call_imports, 20_000, workers=2, budget=2, ideal=2)

@@ -36,7 +36,7 @@ DEFAULTS = {
     "inconclusive": "skip",
     "start_method": None,
     "report_dir": None,
-    "fail_on_gil_reenabled": False,
+    "allow_gil_reenabled": False,
 }
 
 
@@ -98,9 +98,9 @@ GOOD = [
     ("gil-report", "out/reports", "report_dir", "out/reports"),
     *[("gil-inconclusive", p, "inconclusive", p) for p in ("skip", "xfail", "fail", "pass")],
     *[("gil-start-method", m, "start_method", m) for m in START_METHODS],
-    *[("gil-fail-on-gil-reenabled", t, "fail_on_gil_reenabled", True)
+    *[("gil-allow-gil-reenabled", t, "allow_gil_reenabled", True)
       for t in ("true", "On", "yes", "1")],
-    *[("gil-fail-on-gil-reenabled", t, "fail_on_gil_reenabled", False)
+    *[("gil-allow-gil-reenabled", t, "allow_gil_reenabled", False)
       for t in ("false", "off", "no", "0")],
 ]
 
@@ -168,7 +168,7 @@ BAD = [
     ("gil-start-method", "threads", METHODS),
     ("gil-start-method", "Spawn", METHODS),
     ("gil-report", "  ", DIRECTORY),
-    ("gil-fail-on-gil-reenabled", "perhaps", FLAG),
+    ("gil-allow-gil-reenabled", "perhaps", FLAG),
 ]
 
 
@@ -215,7 +215,7 @@ def test_every_command_line_option_reaches_the_settings(pytester: pytest.Pyteste
         "--gil-report=out/reports",
         "--gil-inconclusive=xfail",
         "--gil-start-method=spawn",
-        "--gil-fail-on-gil-reenabled",
+        "--gil-allow-gil-reenabled",
     )
     assert got == {
         "scale": 2.5,
@@ -224,7 +224,7 @@ def test_every_command_line_option_reaches_the_settings(pytester: pytest.Pyteste
         "inconclusive": "xfail",
         "start_method": "spawn",
         "report_dir": "out/reports",
-        "fail_on_gil_reenabled": True,
+        "allow_gil_reenabled": True,
     }
 
 
@@ -238,7 +238,7 @@ def test_every_ini_option_reaches_the_settings(pytester: pytest.Pytester) -> Non
         gil_report = gil-out
         gil_inconclusive = fail
         gil_start_method = spawn
-        gil_fail_on_gil_reenabled = yes
+        gil_allow_gil_reenabled = yes
         """
     )
     assert settings_of(pytester) == {
@@ -248,7 +248,7 @@ def test_every_ini_option_reaches_the_settings(pytester: pytest.Pytester) -> Non
         "inconclusive": "fail",
         "start_method": "spawn",
         "report_dir": "gil-out",
-        "fail_on_gil_reenabled": True,
+        "allow_gil_reenabled": True,
     }
 
 
@@ -262,7 +262,7 @@ def test_every_option_is_read_from_pyproject_toml(pytester: pytest.Pytester) -> 
         gil_report = "gil-out"
         gil_inconclusive = "fail"
         gil_start_method = "spawn"
-        gil_fail_on_gil_reenabled = "true"
+        gil_allow_gil_reenabled = "true"
         """
     )
     assert settings_of(pytester) == {
@@ -272,7 +272,7 @@ def test_every_option_is_read_from_pyproject_toml(pytester: pytest.Pytester) -> 
         "inconclusive": "fail",
         "start_method": "spawn",
         "report_dir": "gil-out",
-        "fail_on_gil_reenabled": True,
+        "allow_gil_reenabled": True,
     }
 
 
@@ -284,11 +284,11 @@ def test_native_toml_config_accepts_numbers_and_booleans(pytester: pytest.Pytest
         gil_scale = 2
         gil_budget = 40
         gil_alpha = 0.005
-        gil_fail_on_gil_reenabled = true
+        gil_allow_gil_reenabled = true
         """
     )
     got = settings_of(pytester)
-    assert (got["scale"], got["budget"], got["alpha"], got["fail_on_gil_reenabled"]) == (
+    assert (got["scale"], got["budget"], got["alpha"], got["allow_gil_reenabled"]) == (
         2.0, 40.0, 0.005, True,
     )
 
@@ -304,7 +304,7 @@ def test_the_command_line_beats_the_ini_file(pytester: pytest.Pytester) -> None:
         gil_report = from-ini
         gil_inconclusive = fail
         gil_start_method = spawn
-        gil_fail_on_gil_reenabled = false
+        gil_allow_gil_reenabled = false
         """
     )
     got = settings_of(
@@ -314,7 +314,7 @@ def test_the_command_line_beats_the_ini_file(pytester: pytest.Pytester) -> None:
         "--gil-alpha=0.05",
         "--gil-report=from-cli",
         f"--gil-start-method={other}",
-        "--gil-fail-on-gil-reenabled",
+        "--gil-allow-gil-reenabled",
     )
     assert got == {
         "scale": 3.0,
@@ -323,7 +323,7 @@ def test_the_command_line_beats_the_ini_file(pytester: pytest.Pytester) -> None:
         "inconclusive": "fail",  # not on the command line: the ini value stands
         "start_method": other,
         "report_dir": "from-cli",
-        "fail_on_gil_reenabled": True,
+        "allow_gil_reenabled": True,
     }
 
 
@@ -406,7 +406,7 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
             "  --gil-report=DIR *",
             "  --gil-inconclusive={skip,xfail,fail,pass}",
             "  --gil-start-method=METHOD",
-            "  --gil-fail-on-gil-reenabled",
+            "  --gil-allow-gil-reenabled",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -420,7 +420,7 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
             "  gil_report (*",
             "  gil_inconclusive (*",
             "  gil_start_method (*",
-            "  gil_fail_on_gil_reenabled (*",
+            "  gil_allow_gil_reenabled (*",
         ]
     )
     text = " ".join(result.stdout.str().split())  # undo the wrapping
@@ -431,7 +431,7 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
         ("--gil-report=DIR Directory for the JSON, HTML and Markdown reports", "None"),
         ("--gil-inconclusive={skip,xfail,fail,pass} What an inconclusive", "'skip'"),
         ("--gil-start-method=METHOD multiprocessing start method", "None"),
-        ("--gil-fail-on-gil-reenabled Fail a measuring test", "False"),
+        ("--gil-allow-gil-reenabled Measure anyway after an import", "False"),
     ]:
         assert option in text
         tail = text[text.index(option) :]

@@ -23,7 +23,8 @@ experiment and which signals it yields; this loop owns everything else, in one p
   free-threaded build), or that ran under another state than the first, stops the check as
   inconclusive — rounds under different runtimes cannot be pooled; the GIL monitor's account
   of the measurement (:mod:`pytest_gil.gilstate`) is attached, and
-  ``--gil-fail-on-gil-reenabled`` enforced;
+  a measurement after an import re-enabled the GIL fails (unless
+  ``--gil-allow-gil-reenabled``);
 * **exclusivity**: the run's measurement lock (:func:`pytest_gil.settings.exclusive`) is held
   throughout, so two measurements never time each other;
 * **reasons**: why the loop stopped is a :class:`Stop` code plus a sentence a person acts on.
@@ -358,7 +359,8 @@ def run_rounds(design: Design, *, budget: float) -> RoundsRun:
     """Run ``design`` round by round until its sequential test stops (see the module doc).
 
     Holds the run's measurement lock and the GIL monitor's measurement context; after the
-    loop, ``--gil-fail-on-gil-reenabled`` is enforced.
+    loop, a measurement that ran with a GIL an import re-enabled fails (unless
+    ``--gil-allow-gil-reenabled``).
     """
     if not budget > 0:
         raise ValueError(f"budget must be a positive number of seconds, got {budget!r}")

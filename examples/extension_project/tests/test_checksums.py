@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from checksums import crc32, digest, fletcher16
 from checksums.workloads import (
     DIGEST_BYTES,

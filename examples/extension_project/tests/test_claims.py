@@ -1,7 +1,6 @@
 """Tests that decide the library's claims (registered in conftest.py)."""
 
 import pytest
-
 from checksums import digest
 from checksums.workloads import DIGEST_BYTES, FLETCHER_BYTES, fletcher16_job, payload
 
