@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,4 +27,17 @@ def pytest_gil_claims(config: pytest.Config) -> Iterable[Claim] | None:
             return [pytest_gil.Claim("mylib.scales", "mylib.work() scales with threads",
                                      expected=lambda p: "refuted" if p.gil_enabled
                                      else "confirmed")]
+    """
+
+
+@pytest.hookspec
+def pytest_gil_report(
+    config: pytest.Config, session: pytest.Session, document: dict[str, Any]
+) -> None:
+    """Called once per run, on the xdist controller (or the only process), with the run's
+    JSON report document (``docs/REPORT_SCHEMA.md``) before the report files are written.
+
+    An implementation may add top-level keys of its own (readers ignore keys they do not
+    know) — pytest-gil's baselines add ``"baseline"`` here — and may set
+    ``session.exitstatus`` to fail the run.  It must not remove or change existing keys.
     """

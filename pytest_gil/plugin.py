@@ -196,15 +196,20 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         reset_busy_pool(item.config)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
-    if is_measuring(item):
-        # Measurements of different xdist workers never overlap: a measuring test holds the
-        # run's cross-worker lock from setup to teardown (pool start-up included).
-        with settings.exclusive():
+    # Under xdist a measuring test runs alone: it holds the run's quiet lock exclusively
+    # (other workers finish their current test and wait) and the measurement lock from setup
+    # to teardown, pool start-up included; every other test shares the quiet lock.  Outermost
+    # (tryfirst), so that waiting for the lock is not counted by pytest-timeout.
+    shared = item.config.stash[SHARED]
+    measuring = is_measuring(item)
+    with shared.quiet(alone=measuring):
+        if measuring:
+            with settings.exclusive():
+                yield
+        else:
             yield
-    else:
-        yield
 
 
 @pytest.hookimpl(hookwrapper=True)

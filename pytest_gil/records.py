@@ -12,23 +12,25 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Sink", "add", "add_calibration", "set_sink"]
+__all__ = ["Sink", "add", "add_calibration", "add_test_data", "set_sink"]
 
 Sink = Callable[[Mapping[str, Any]], None]
 
 _lock = threading.Lock()
 _sink: Sink | None = None
 _calibration_sink: Callable[[str, Any], None] | None = None
+_data_sink: Callable[[str, Any], None] | None = None
 
 
-def set_sink(sink: Sink | None, calibration: Callable[[str, Any], None] | None = None
-             ) -> None:
-    """Install (or, with ``None``, remove) the functions that receive records and
-    calibration data."""
-    global _sink, _calibration_sink
+def set_sink(sink: Sink | None, calibration: Callable[[str, Any], None] | None = None,
+             data: Callable[[str, Any], None] | None = None) -> None:
+    """Install (or, with ``None``, remove) the functions that receive records, calibration
+    data and per-test data."""
+    global _sink, _calibration_sink, _data_sink
     with _lock:
         _sink = sink
         _calibration_sink = calibration
+        _data_sink = data
 
 
 def add(record: Mapping[str, Any]) -> None:
@@ -41,5 +43,15 @@ def add(record: Mapping[str, Any]) -> None:
 def add_calibration(name: str, data: Any) -> None:
     """Keep calibration data for the run report (a no-op without a sink)."""
     sink = _calibration_sink
+    if sink is not None:
+        sink(name, data)
+
+
+def add_test_data(name: str, data: Any) -> None:
+    """Attach ``data`` under ``name`` to the running test — figures that are not a verdict
+    (e.g. the GIL contention while it ran).  The report writes them to
+    ``tests[nodeid][name]``; a second call with the same name replaces the first.  A no-op
+    without a sink or outside a test.  Any thread."""
+    sink = _data_sink
     if sink is not None:
         sink(name, data)

@@ -111,6 +111,76 @@ def test_measuring_tests_of_different_workers_never_overlap(pytester: pytest.Pyt
         assert start >= end
 
 
+ALONE = """
+import json, pathlib, time
+
+import pytest
+
+OUT = pathlib.Path({out!r})
+
+
+def _log(name):
+    start = time.perf_counter()
+    time.sleep(0.1)
+    (OUT / f"{{name}}.json").write_text(json.dumps([start, time.perf_counter()]))
+
+
+@pytest.mark.cpu_bound
+@pytest.mark.parametrize("i", range(3))
+def test_measure(i):
+    _log(f"measure-{{i}}")
+
+
+@pytest.mark.parametrize("i", range(12))
+def test_plain(i):
+    _log(f"plain-{{i}}")
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX flock only")
+def test_a_measuring_test_runs_alone_while_other_workers_wait(pytester: pytest.Pytester) -> None:
+    out = pytester.mkdir("out")
+    pytester.makepyfile(test_alone=ALONE.format(out=str(out)))
+    run(pytester, "-n", "2").assert_outcomes(passed=15)
+    seen = records(out)
+    measuring = [v for k, v in seen.items() if k.startswith("measure")]
+    plain = [v for k, v in seen.items() if k.startswith("plain")]
+    assert len(measuring) == 3 and len(plain) == 12
+    for m_start, m_end in measuring:
+        for p_start, p_end in plain:  # no plain test ran while a measuring test did
+            assert p_end <= m_start or p_start >= m_end, (m_start, m_end, p_start, p_end)
+    # ... while plain tests did run side by side (the lock is shared among them)
+    assert any(a_start < b_end and b_start < a_end
+               for (a_start, a_end), (b_start, b_end) in itertools.combinations(plain, 2))
+
+
+def test_the_quiet_lock_lets_readers_share_and_a_writer_wait(tmp_path: Path) -> None:
+    import threading
+
+    from pytest_gil.session import SharedState
+
+    state = SharedState(str(tmp_path))  # as an xdist worker sees it
+    other = SharedState(str(tmp_path))
+    events: list[str] = []
+    with state.quiet(alone=False), other.quiet(alone=False):
+        events.append("two readers at once")
+        writer = threading.Thread(target=lambda: _write(other, events))
+        writer.start()
+        writer.join(0.3)
+        assert writer.is_alive()  # waits for the readers
+        events.append("readers leave")
+    writer.join(10)
+    assert events == ["two readers at once", "readers leave", "writer"]
+    controller = SharedState()  # the controller (or a run without xdist) takes no lock
+    assert controller.is_worker is False
+    controller.cleanup()
+
+
+def _write(state: Any, events: list[str]) -> None:
+    with state.quiet(alone=True):
+        events.append("writer")
+
+
 def test_the_plugin_works_in_workers_with_fixtures_and_markers(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,6 +66,7 @@ RECORD_DEFAULTS: dict[str, Any] = {
 }
 
 _records_key = pytest.StashKey[list[dict[str, Any]]]()
+_data_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[int]()
 _lock = threading.Lock()
 _current: pytest.Item | None = None
@@ -129,6 +130,17 @@ def merge_record(recs: list[dict[str, Any]], rec: dict[str, Any], sent: int) -> 
     keep = [r for r in unsent
             if not (r.get("check_id") and (r["check_id"] == own or str(r["check_id"]) in ids))]
     recs[sent:] = [*keep, rec]
+
+
+def add_test_data(name: str, data: Any) -> None:
+    """Attach per-test ``data`` under ``name`` to the running test (``tests[nodeid][name]``
+    in the report); nothing outside a test."""
+    item = _current
+    if item is None:
+        return
+    plain = to_plain(data)
+    with _lock:
+        item.stash.setdefault(_data_key, {})[str(name)] = plain
 
 
 def record_calibration(name: str, data: Any) -> None:
@@ -306,6 +318,7 @@ class _TestState:
     outcome: str = "passed"
     duration: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class ReportPlugin:
@@ -324,7 +337,7 @@ class ReportPlugin:
         self.document: dict[str, Any] | None = None
         self.written = Written()
         self.last_item: pytest.Item | None = None
-        record_sink.set_sink(add_record, record_calibration)
+        record_sink.set_sink(add_record, record_calibration, add_test_data)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         record_sink.set_sink(None)
@@ -356,12 +369,18 @@ class ReportPlugin:
         item.stash[_sent_key] = len(records)
         for rec in new:
             item.user_properties.extend(junit_properties(rec))
+        with _lock:
+            stored_data = item.stash.get(_data_key, None)
+            data = dict(stored_data) if stored_data else {}
         outcome = yield
-        if new:
+        if new or data:
             report = outcome.get_result()
+        if new:
             # plain JSON (xdist serialises extra report attributes with the report)
             report.gil = [json.loads(json.dumps(r)) for r in new]
             self.sent += len(new)
+        if data:
+            report.gil_data = json.loads(json.dumps(data))
 
     # -- controller (or a run without xdist) --------------------------------------------------
 
@@ -382,6 +401,9 @@ class ReportPlugin:
         records = getattr(report, "gil", None)
         if isinstance(records, list):
             state.records.extend(r for r in records if isinstance(r, dict))
+        data = getattr(report, "gil_data", None)
+        if isinstance(data, dict):
+            state.data.update(data)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -400,13 +422,15 @@ class ReportPlugin:
             return
         if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED):
             self._salvage_interrupted_item()
-        if not any(s.records for s in self.tests.values()):
+        if not any(s.records or s.data for s in self.tests.values()):
             return
         try:
             self.document = self.build_document(exitstatus)
         except Exception as exc:  # never turn a finished run into an internal error
             self.written.problems.append(f"could not assemble the report: {exc!r}")
             return
+        self.config.hook.pytest_gil_report(
+            config=self.config, session=session, document=self.document)
         directory = _report_dir(self.config)
         if directory is not None:
             self.written = write_reports(self.document, directory)
@@ -514,6 +538,8 @@ class ReportPlugin:
             "session": session,
             "counts": counts,
             "results": results,
+            "tests": {nodeid: dict(state.data) for nodeid, state in self.tests.items()
+                      if state.data},
         }
         return to_plain(doc)  # type: ignore[no-any-return]
 

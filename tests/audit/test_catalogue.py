@@ -188,11 +188,17 @@ def test_injected_free_threaded_profile_fails_a_gil_claim_measured_here(
     monkeypatch.setenv("PYTEST_GIL_PROFILE",
                        json.dumps({"free_threaded_build": True, "gil_enabled": False,
                                    "usable_cpus": 2}))
-    result = pytester.runpytest_subprocess(
-        str(HERE / "test_gil.py"), "-k", "gil.not-removed", "-p", "no:cacheprovider",
-        f"--gil-report={tmp_path}", "-q", "--gil-inconclusive=fail",
-    )
     if sysconfig.get_config_var("Py_GIL_DISABLED") or runtime_profile().usable_cpus < 2:
-        return  # a real free-threaded build passes; one CPU cannot tell threads apart
+        pytest.skip("a real free-threaded build passes; one CPU cannot tell threads apart")
+    for _attempt in range(2):  # a machine too busy to decide: measure once more
+        result = pytester.runpytest_subprocess(
+            str(HERE / "test_gil.py"), "-k", "gil.not-removed", "-p", "no:cacheprovider",
+            f"--gil-report={tmp_path}", "-q", "-rs",
+        )
+        if not result.parseoutcomes().get("skipped"):
+            break
+    else:
+        pytest.skip("the machine was too busy to decide twice: "
+                    + next((line for line in result.outlines if "SKIPPED" in line), "?"))
     result.assert_outcomes(failed=1, deselected=result.parseoutcomes().get("deselected", 0))
     result.stdout.fnmatch_lines(["*claim gil.not-removed: expected refuted*measured confirmed*"])

@@ -1,0 +1,1 @@
+"""Saved runs and comparisons with them (``--gil-autosave``, ``--gil-compare``)."""
