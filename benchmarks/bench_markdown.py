@@ -1,33 +1,23 @@
-"""Markdown for ``reports/bench.md`` and the goal checks, from the result dict of
-``benchmarks/run.py`` (pure: no clocks, no processes; every section may be missing)."""
+"""Markdown for ``reports/bench.md`` from the result dict of ``benchmarks/run.py`` (pure: no
+clocks, no processes; every section may be missing, or be a dry run's plan)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["evaluate_goals", "render", "secs"]
+import bench_goals
+import bench_stats
+from bench_format import load, p_text, pct, secs, spread_text
+from bench_questions import QUESTIONS
 
-def secs(x: object) -> str:
-    """``1.23 s``, ``45.6 ms``, ``78 µs``; ``—`` for a missing value."""
-    if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
-        return "—"
-    if abs(x) >= 1:
-        return f"{x:.2f} s"
-    if abs(x) >= 1e-3:
-        return f"{x * 1e3:.1f} ms"
-    return f"{x * 1e6:.0f} µs"
+__all__ = ["render", "table"]
 
+MARK = {True: "✓", False: "✗"}
+"""Right / wrong answer for this runtime; ``–`` for no answer."""
 
-def pct(x: object) -> str:
-    return "—" if not isinstance(x, (int, float)) else f"{100 * x:.0f}%"
-
-
-def p_text(p: object) -> str:
-    if not isinstance(p, (int, float)):
-        return "—"
-    return "< 1e-12" if p < 1e-12 else f"{p:.1g}"
+REASON_CHARS = 160
+"""Characters of an undecided repetition's reason shown (its end, which names the cause)."""
 
 
 def _row(cells: Sequence[object]) -> str:
@@ -35,179 +25,277 @@ def _row(cells: Sequence[object]) -> str:
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A Markdown table (``|`` inside a cell escaped)."""
     return [_row(head), _row(["---"] * len(head)), *(_row(r) for r in rows)]
 
 
-def _load(x: object) -> str:
-    if isinstance(x, Sequence) and not isinstance(x, str) and x:
-        return " / ".join(f"{float(v):.2f}" for v in x[:3])
-    return "—"
+def _not_measured(title: str, sec: Mapping[str, Any]) -> list[str] | None:
+    """The lines of a section that was planned (dry run) or failed, else ``None``."""
+    if sec.get("skipped"):
+        return [title, "", f"Not measured: {sec['skipped']}", ""]
+    plan = sec.get("plan")
+    if plan:
+        lines = plan if isinstance(plan, list) else [str(plan)]
+        return [title, "", "Dry run: not measured. It would run:", "", "```", *lines, "```", ""]
+    return None
+
+
+def _mark(answer: object, right: object) -> str:
+    return MARK[bool(right)] if answer else "–"
 
 
 # --------------------------------------------------------------------------------------------
 # goals
 
 
-def evaluate_goals(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per goal of issue 8: target, the measured figure, met (True/False/None)."""
-    s = result.get("sections") or {}
-    goals: list[dict[str, Any]] = []
-    qs = (s.get("verdict") or {}).get("questions") or []
-    for q in qs:
-        tools = q.get("tools") or {}
-        mine = tools.get("pytest-gil") or {}
-        t = mine.get("measure_seconds")
-        right = mine.get("right")
-        met = None if t is None else bool(right) and t < 1.0
-        figure = (f"{secs(t)}, {mine.get('rounds')} rounds, {mine.get('answer') or 'no answer'}"
-                  f"{'' if right else ' (expected ' + str(q.get('expected')) + ')'}")
-        for name, other in tools.items():
-            if name.startswith("pytest-gil @") and isinstance(other, Mapping):
-                figure += (f"; {name.split('@')[1].strip()}: "
-                           f"{secs(other.get('measure_seconds'))}, {other.get('rounds')} rounds, "
-                           f"{other.get('answer') or 'no answer'}")
-        goals.append({
-            "goal": f"right verdict at α ≤ 1e-3 in < 1 s: {q.get('question')}",
-            "target": "< 1 s, right", "figure": figure, "met": met,
-        })
-    fig = (s.get("suite") or {}).get("figures") or {}
-    if fig.get("wall") is not None:
-        wall = fig["wall"]
-        goals.append({"goal": "claims suite wall time (default scale, 2 CPUs)",
-                      "target": "< 60 s (aim 30 s)", "figure": secs(wall),
-                      "met": wall < 60})
-    if fig.get("phase_share") is not None:
-        goals.append({"goal": "share of the suite inside measured phases",
-                      "target": "≥ 60%", "figure": pct(fig["phase_share"]),
-                      "met": fig["phase_share"] >= 0.6})
-    acc = s.get("accuracy") or {}
-    for label in ("quiet", "hog"):
-        a = acc.get(label)
-        if a and a.get("verdicts"):
-            goals.append({"goal": f"no wrong verdicts ({label})", "target": "0 wrong",
-                          "figure": f"{a['wrong']} of {a['verdicts']}",
-                          "met": a["wrong"] == 0})
-    sc = s.get("scale") or {}
-    if sc.get("rows"):
-        st = sc.get("stability") or {}
-        wrong = sum(int((r.get("counts") or {}).get("wrong", 0)) for r in sc["rows"])
-        flips = len(st.get("flips") or [])
-        goals.append({"goal": "verdicts stable and right across --gil-scale",
-                      "target": "no flips, no wrong verdict",
-                      "figure": (f"{flips} flips in {st.get('claims')} claims, {wrong} wrong at "
-                                 + ", ".join(f"{_g(r['scale'])}: "
-                                             f"{(r.get('counts') or {}).get('wrong', 0)}"
-                                             for r in sc["rows"])),
-                      "met": not flips and not wrong})
-    return goals
+def _goals_section(goals: Sequence[Mapping[str, Any]]) -> list[str]:
+    shown = {"met": "met", "not met": "**not met**", "not measured": "not measured"}
+    rows = [[g["goal"], g["target"], g["figure"], shown.get(str(g.get("status")), "?")]
+            for g in goals]
+    return ["## Goals (issue 12)", "",
+            "Evaluated from this run's figures, never asserted. A goal over N repetitions or "
+            "runs is *not measured* when fewer were made, unless those already break it.", "",
+            *table(["goal", "target", "measured", "status"], rows), ""]
 
 
 # --------------------------------------------------------------------------------------------
-# sections
+# time to a verdict
 
 
-def _verdict_section(v: Mapping[str, Any]) -> list[str]:
-    out = ["## Time to a verdict", ""]
-    if v.get("plan"):
-        return [*out, "Dry run: not measured. Commands:", "", "```",
-                *v["plan"], "```", ""]
-    if v.get("skipped"):
-        return [*out, f"Not measured: {v['skipped']}", ""]
-    out += [
-        "Each tool in its own subprocess, timed end to end (start, imports, calibration, pool, "
-        "measuring). *Answer* is the claim the tool's samples confirm under the engine's test "
-        "at α = 1e-3 (pytest-gil: its own sequential test; peers: Welch t on their log times, "
-        "same bounds: √ideal to confirm, ideal^¾ / ideal^¼ to refute); *p* is that claim's "
-        f"confirm p-value. pyperf mode: {v.get('pyperf_mode', '?')}; its serial `calc` "
-        "benchmark serves both `calc` questions and its time counts in both. *What α = 1e-3 "
-        "needs*: the fewest leading worker processes / rounds of the peer's run whose values "
-        "already confirm the claim (a run of that size would have sufficed), or the values "
-        "per phase a run would need at the measured spread.",
-        "",
-    ]
-    rows = []
-    for q in v.get("questions") or []:
-        for name, t in (q.get("tools") or {}).items():
-            if not isinstance(t, Mapping):
+def _outcomes_text(o: Mapping[str, Any], reps: object) -> str:
+    text = (f"{o.get('right', 0)}/{reps} right, {o.get('inconclusive', 0)} inconclusive, "
+            f"{o.get('wrong', 0)} wrong")
+    if o.get("not-testable"):
+        text += f", {o['not-testable']} not testable"
+    if o.get("error"):
+        text += f", {o['error']} failed"
+    return text
+
+
+def _ours_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    body = []
+    for r in rows:
+        s = r.get("summary") or {}
+        td = s.get("to_decided") or {}
+        body.append([
+            r.get("question"), r.get("expected") or "not testable",
+            _outcomes_text(s.get("outcomes") or {}, s.get("reps")),
+            spread_text(s.get("elapsed")),
+            secs(td.get("elapsed")) if td.get("elapsed") is not None else "undecided",
+            spread_text(s.get("wall")),
+            spread_text(s.get("rounds"), ""),
+            spread_text(s.get("capacity_seconds")),
+            spread_text(s.get("import_seconds")),
+        ])
+    return table(["question", "expected", "repetitions", "check's elapsed", "median to a "
+                  "decided verdict", "end to end", "rounds", "capacity estimate",
+                  "imports"], body)
+
+
+def _undecided(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = []
+    for r in rows:
+        for rep in r.get("reps") or []:
+            if rep.get("outcome") == "right":
                 continue
-            if t.get("error"):
-                rows.append([q["question"], name, "error", "", "", "", secs(t.get("wall")),
-                             "", str(t["error"])[:120]])
-                continue
-            a = t.get("analysis") or {}
-            if name.startswith("pytest-gil"):
-                sp = t.get("speedup") or {}
-                conf = ("α 1e-3 (sequential)" if t.get("answer") else
-                        f"undecided: {str(t.get('reason'))[:90]}")
-                count = f"{t.get('rounds')} rounds (+1 warm-up, {t.get('suspect_rounds')} suspect)"
-                says = "—"
-                time_text = (f"{secs(t.get('measure_seconds'))} measuring; "
-                             f"{secs(t.get('wall'))} end to end")
-                need = ""
-                value = sp.get("value")
-            else:
-                test = a.get("test") or {}
-                value = (test.get("speedup") or {}).get("value")
-                conf = f"p {p_text(a.get('p'))}"
-                if name == "pyperf":
-                    vals, procs = t.get("values") or ["?", "?"], t.get("processes") or ["?", "?"]
-                    count = f"{vals[0]} + {vals[1]} values ({procs[0]} + {procs[1]} processes)"
-                else:
-                    rnds = t.get("rounds") or ["?", "?"]
-                    count = f"{rnds[0]} + {rnds[1]} rounds"
-                says = t.get("says", "—")
-                time_text = secs(t.get("wall"))
-                unit = "processes" if name == "pyperf" else "rounds"
-                if a.get("first_decided_after") is not None:
-                    need = (f"first {a['first_decided_after']} {unit} per phase sufficed "
-                            f"(≈ {secs(a.get('would_need_seconds'))})")
-                elif a.get("values_needed_per_arm") is not None:
-                    need = (f"α 1e-3 not reached; needs ≈ {a['values_needed_per_arm']} values "
-                            f"per phase (≈ {secs(a.get('would_need_seconds'))})")
-                else:
-                    need = "α 1e-3 not reachable: estimate on the bound"
-            answer = t.get("answer") or "none"
-            right = "✓" if t.get("right") else ("✗" if t.get("answer") else "–")
-            sp_text = "—" if value is None else f"{value:.2f}×"
-            rows.append([q["question"], name, f"{answer} {right}", sp_text, conf, count,
-                         time_text, says, need])
-    out += table(["question", "tool", "answer", "speedup", "confidence", "samples", "time",
-                  "the tool says", "what α = 1e-3 needs"], rows)
-    out += ["", "✓ right answer for this runtime, ✗ wrong, – no answer.", ""]
+            why = str(rep.get("error") or rep.get("reason") or "").replace("\n", " ")
+            if len(why) > REASON_CHARS:
+                why = "…" + why[-REASON_CHARS:]
+            out.append(f"- {r.get('id')} #{rep.get('rep')}: {rep.get('outcome')}"
+                       f" ({rep.get('answer') or 'no answer'}, {rep.get('rounds', '?')} rounds, "
+                       f"stop {rep.get('stop') or '—'}){': ' + why if why else ''}")
+    return ["", "Repetitions not decided right:", "", *out] if out else []
+
+
+def _peer_cell(peer: object) -> str:
+    if not isinstance(peer, Mapping):
+        return "—"
+    if peer.get("error"):
+        return f"failed ({secs(peer.get('wall'))})"
+    answer = peer.get("answer")
+    borrowed = f" (the {peer['same_as']} run)" if peer.get("same_as") else ""
+    return (f"{secs(peer.get('wall'))}{borrowed}, {answer or 'no answer'} "
+            f"{_mark(answer, peer.get('right'))}")
+
+
+def _side_by_side(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    body = []
+    for r in rows:
+        s = r.get("summary") or {}
+        o = s.get("outcomes") or {}
+        td = (s.get("to_decided") or {}).get("elapsed")
+        ours = (f"{secs(td) if td is not None else 'undecided'} "
+                f"(end to end {spread_text(s.get('wall'))}), "
+                f"{o.get('right', 0)}/{s.get('reps', 0)} right")
+        peers = r.get("peers") or {}
+        note = r.get("peers_note") or ""
+        body.append([r.get("question"), ours,
+                     _peer_cell(peers.get("pyperf")) if peers else note or "—",
+                     _peer_cell(peers.get("pytest-benchmark")) if peers else note or "—"])
+    return table(["question", "pytest-gil: median to a decided verdict", "pyperf",
+                  "pytest-benchmark"], body)
+
+
+def _peer_rows(r: Mapping[str, Any]) -> list[list[object]]:
+    out: list[list[object]] = []
+    for name, t in (r.get("peers") or {}).items():
+        if not isinstance(t, Mapping):
+            continue
+        if t.get("error"):
+            out.append([r.get("question"), name, "error", "", "", "", secs(t.get("wall")),
+                        "", str(t["error"])[:120]])
+            continue
+        a = t.get("analysis") or {}
+        test = a.get("test") or {}
+        value = (test.get("speedup") or {}).get("value")
+        if name == "pyperf":
+            vals, procs = t.get("values") or ["?", "?"], t.get("processes") or ["?", "?"]
+            count = f"{vals[0]} + {vals[1]} values ({procs[0]} + {procs[1]} processes)"
+        else:
+            rnds = t.get("rounds") or ["?", "?"]
+            count = f"{rnds[0]} + {rnds[1]} rounds"
+        unit = "processes" if name == "pyperf" else "rounds"
+        if a.get("first_decided_after") is not None:
+            need = (f"first {a['first_decided_after']} {unit} per phase sufficed "
+                    f"(≈ {secs(a.get('would_need_seconds'))})")
+        elif a.get("values_needed_per_arm") is not None:
+            need = (f"α 1e-3 not reached; needs ≈ {a['values_needed_per_arm']} values "
+                    f"per phase (≈ {secs(a.get('would_need_seconds'))})")
+        else:
+            need = "α 1e-3 not reachable: estimate on the bound"
+        answer = t.get("answer")
+        tool = name + (f" (the {t['same_as']} run)" if t.get("same_as") else "")
+        out.append([r.get("question"), tool, f"{answer or 'none'} {_mark(answer, t.get('right'))}",
+                    "—" if value is None else f"{value:.2f}×", f"p {p_text(a.get('p'))}", count,
+                    secs(t.get("wall")), t.get("says", "—"), need])
     return out
 
 
+def _peers_section(v: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    body = [row for r in rows for row in _peer_rows(r)]
+    if not body:
+        return []
+    notes = [f"- {r.get('question')}: {QUESTIONS[str(r['id'])].peer_note}" for r in rows
+             if str(r.get("id")) in QUESTIONS and QUESTIONS[str(r["id"])].peer_note]
+    return [
+        "", "### The peers' runs", "",
+        "Each peer once per question, in its own subprocesses, timed end to end. *Answer* is "
+        "the claim the peer's samples confirm under the engine's test at α = 1e-3 (Welch t on "
+        "their log times, same bounds: √ideal to confirm, ideal^¾ / ideal^¼ to refute); *p* "
+        f"is that claim's confirm p-value. pyperf mode: {v.get('pyperf_mode', '?')}. *What "
+        "α = 1e-3 needs*: the fewest leading worker processes / rounds of the peer's run whose "
+        "values already confirm the claim, or the values per phase a run would need at the "
+        "measured spread. They time durations, not a probe, so the release questions are "
+        "asked of them as their users would ask:", "", *notes, "",
+        *table(["question", "tool", "answer", "speedup", "confidence", "samples", "time",
+                "the tool says", "what α = 1e-3 needs"], body),
+        "", "✓ right answer for this runtime, ✗ wrong, – no answer.",
+    ]
+
+
+def _verdict_section(v: Mapping[str, Any]) -> list[str]:
+    title = "## Time to a verdict"
+    skipped = _not_measured(title, v)
+    if skipped is not None:
+        return skipped
+    rows = v.get("questions") or []
+    out = [
+        title, "",
+        f"pytest-gil answers each question {v.get('reps', '?')} times, each time in a fresh "
+        "interpreter, the repetitions interleaved across the questions; the calc questions "
+        f"time `calc({v.get('calc_n', '?')})` (50 ms, calibrated once for every tool). "
+        "Figures are median [min–max] over the repetitions. *Check's elapsed*: the check's "
+        "own `elapsed` (its rounds and statistics; the session's delivered capacity already "
+        "known). *Median to a decided verdict*: the median of that, counting a repetition "
+        "that did not decide right as never — \"undecided\" when more than half did not. "
+        "*End to end*: from launching the interpreter to the verdict (imports, the capacity "
+        "estimate, pools, the check). *Capacity estimate*: what measuring the delivered "
+        "capacity cost, paid by the first CPU-bound scaling check of a session.", "",
+        *_ours_table(rows), *_undecided(rows), "",
+        "### Side by side", "", *_side_by_side(rows), *_peers_section(v, rows), "",
+    ]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the delivered capacity
+
+
+def _capacity_sources(s: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    sources: list[tuple[str, list[Mapping[str, Any]]]] = []
+    v = s.get("verdict") or {}
+    sources.append(("time to a verdict (one per CPU-bound repetition)",
+                    list((v.get("capacity") or {}).get("estimates") or [])))
+    fig = (s.get("suite") or {}).get("figures") or {}
+    sources.append(("claims suite", list(fig.get("capacity_estimates") or [])))
+    acc = s.get("accuracy") or {}
+    for label in ("quiet", "hog"):
+        runs = (acc.get(label) or {}).get("per_run") or []
+        sources.append((f"accuracy, {label} runs",
+                        [e for r in runs for e in r.get("capacity") or []]))
+    return [(name, ests) for name, ests in sources if ests]
+
+
+def _capacity_section(s: Mapping[str, Any]) -> list[str]:
+    sources = _capacity_sources(s)
+    if not sources:
+        return []
+    body = []
+    for name, ests in sources:
+        c = bench_stats.capacity_summary(ests) or {}
+        body.append([name, c.get("estimates"), c.get("not_measured"),
+                     spread_text(c.get("value"), "x"), spread_text(c.get("low"), "x"),
+                     spread_text(c.get("high"), "x"), spread_text(c.get("windows"), ""),
+                     c.get("disturbed"), spread_text(c.get("seconds"))])
+    return ["## Delivered capacity (`pytest_gil.delivered_capacity(2)`)", "",
+            "What 2 busy processes get done here over what one does, measured once per "
+            "session (24 paired windows); the ideal of the CPU-bound scaling checks. Median "
+            "[min–max] over the estimates seen; each estimate (value, interval, windows, "
+            "disturbed pairs, seconds) is in bench.json.", "",
+            *table(["where", "estimates", "too busy to estimate", "value", "low bound",
+                    "high bound", "window pairs", "disturbed pairs", "seconds"], body), ""]
+
+
+# --------------------------------------------------------------------------------------------
+# the claims suite and its accuracy
+
+
+def _share(part: object, whole: object) -> str:
+    ok = isinstance(part, (int, float)) and isinstance(whole, (int, float)) and whole > 0
+    return pct(float(part) / float(whole)) if ok else "—"  # type: ignore[arg-type]
+
+
 def _suite_section(su: Mapping[str, Any]) -> list[str]:
-    out = ["## Claims suite", ""]
-    if su.get("plan") or su.get("skipped"):
-        return [*out, f"Not measured: {su.get('skipped') or 'dry run'} — "
-                f"`{su.get('plan') or ''}`", ""]
+    title = "## Claims suite"
+    skipped = _not_measured(title, su)
+    if skipped is not None:
+        return skipped
     run = su.get("run") or {}
     f = su.get("figures") or {}
     c = run.get("counts") or {}
-    out += [f"`{run.get('cmd', '')}` — exit {run.get('exit_code')}, "
-            f"load before {_load(run.get('load_before'))}", ""]
+    wall = f.get("wall")
+    out = [title, "", f"`{run.get('cmd', '')}` — exit {run.get('exit_code')}, "
+           f"load before {load(run.get('load_before'))}", ""]
     rows = [
-        ["wall time", secs(f.get("wall")), ""],
-        ["inside measured phases", secs(f.get("phases")), pct(f.get("phase_share"))],
-        ["inside checks (phases + noise readings + statistics between rounds)",
-         secs(f.get("checks")), pct(f.get("check_share"))],
-        ["pytest session", secs(f.get("session")),
-         pct(f["session"] / f["wall"]) if f.get("wall") and f.get("session") else "—"],
+        ["wall time", secs(wall), ""],
+        ["measuring in all (the checks' rounds + the capacity estimate)", secs(f.get("measured")),
+         pct(f.get("measured_share"))],
+        ["inside the checks' rounds (their `raw[].seconds`)", secs(f.get("phases")),
+         pct(f.get("phase_share"))],
+        ["measuring the delivered capacity", secs(f.get("capacity")), pct(f.get("capacity_share"))],
+        ["inside checks (rounds + statistics between them: `elapsed`)", secs(f.get("checks")),
+         pct(f.get("check_share"))],
+        ["pytest session", secs(f.get("session")), _share(f.get("session"), wall)],
         ["interpreter start, plugin load, collection, report", secs(f.get("startup_and_report")),
-         pct(f["startup_and_report"] / f["wall"]) if f.get("wall") and
-         f.get("startup_and_report") is not None else "—"],
-        ["calibration", secs(f.get("calibration")),
-         pct(f["calibration"] / f["wall"]) if f.get("wall") and f.get("calibration") else "—"],
-        ["unique checks / raw rounds", f"{f.get('unique_checks', '—')} / {f.get('rounds', '—')}",
-         ""],
-        ["verdicts", ", ".join(f"{k} {v}" for k, v in c.items() if v and k != "decidable"),
-         ""],
+         _share(f.get("startup_and_report"), wall)],
+        ["workload calibration", secs(f.get("calibration")), _share(f.get("calibration"), wall)],
+        ["unique checks / rounds", f"{f.get('unique_checks', '—')} / {f.get('rounds', '—')}", ""],
+        ["verdicts", ", ".join(f"{k} {v}" for k, v in c.items() if v and k != "decidable"), ""],
     ]
     out += table(["figure", "value", "share of wall"], rows)
     kinds = f.get("phases_by_kind") or {}
     if kinds:
-        out += ["", "Measured phases by check kind: " + ", ".join(
+        out += ["", "Rounds by check kind: " + ", ".join(
             f"{k} {secs(v)}" for k, v in kinds.items()) + "."]
     undecided = [r for r in run.get("records") or [] if r.get("verdict") == "inconclusive"]
     if undecided:
@@ -216,23 +304,41 @@ def _suite_section(su: Mapping[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
-    out = ["## Accuracy (repeated claims-suite runs, soak.py)", ""]
-    if acc.get("plan") or acc.get("skipped"):
-        return [*out, f"Not measured: {acc.get('skipped') or 'dry run'}", ""]
-    rows = []
+def _accuracy_rows(acc: Mapping[str, Any]) -> tuple[list[list[object]], list[list[object]]]:
+    totals, per_run = [], []
     for label in ("quiet", "hog"):
         a = acc.get(label)
         if not a:
             continue
         cond = "quiet" if label == "quiet" else f"CPU hog ({acc.get('hog_procs', 1)} process)"
         loads = a.get("loadavg") or []
-        rows.append([cond, a["runs"], a["verdicts"], a["wrong"], a["inconclusive"],
-                     pct(a.get("wrong_rate")), pct(a.get("inconclusive_rate")),
-                     " ".join(f"{secs(d)}" for d in a.get("durations") or []),
-                     _load(loads[0]) if loads else "—"])
-    out += table(["condition", "runs", "verdicts", "wrong", "inconclusive", "wrong rate",
-                  "inconclusive rate", "run times", "load at start"], rows)
+        totals.append([cond, a["runs"], a["verdicts"], a["inconclusive"], a["wrong"],
+                       pct(a.get("inconclusive_rate")), pct(a.get("wrong_rate")),
+                       load(loads[0]) if loads else "—"])
+        for r in a.get("per_run") or []:
+            caps = ", ".join(f"{e.get('value', 0):.2f}×" for e in r.get("capacity") or []
+                             if isinstance(e.get("value"), (int, float)))
+            per_run.append([cond, r.get("run"), r.get("verdicts"), r.get("inconclusive"),
+                            r.get("wrong"), r.get("exit_code"), secs(r.get("duration")),
+                            caps or "—"])
+    return totals, per_run
+
+
+def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
+    title = "## Accuracy (repeated claims-suite runs, soak.py)"
+    skipped = _not_measured(title, acc)
+    if skipped is not None:
+        return skipped
+    totals, per_run = _accuracy_rows(acc)
+    out = [title, "",
+           f"Interpreter {acc.get('interpreter', '?')} (`{acc.get('python', '?')}`). Counts over "
+           "the decidable claims (expected confirmed or refuted); *wrong* is a decided verdict "
+           "that is not the expected one.", "",
+           *table(["condition", "runs", "decidable verdicts", "inconclusive", "wrong",
+                   "inconclusive rate", "wrong rate", "load at start"], totals)]
+    if per_run:
+        out += ["", *table(["condition", "run", "decidable verdicts", "inconclusive", "wrong",
+                            "exit", "wall", "capacity"], per_run)]
     notes = []
     for label in ("quiet", "hog"):
         a = acc.get(label) or {}
@@ -242,6 +348,10 @@ def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
     if notes:
         out += ["", "Not always decided right:", "", *(f"- {n}" for n in notes)]
     return [*out, ""]
+
+
+# --------------------------------------------------------------------------------------------
+# harness and scale (unchanged figures of earlier issues)
 
 
 def _g(x: object) -> str:
@@ -260,8 +370,9 @@ def _med_max(d: object) -> str:
 
 def _harness_section(h: Mapping[str, Any]) -> list[str]:
     out = ["## Harness cost (runner_cost.py; median / max)", ""]
-    if h.get("plan") or h.get("skipped"):
-        return [*out, f"Not measured: {h.get('skipped') or 'dry run'}", ""]
+    skipped = _not_measured(out[0], h)
+    if skipped is not None:
+        return skipped
     by_w: dict[int, dict[str, str]] = {}
     for r in h.get("thread_skew") or []:
         # runner_cost: {"sleep": {"skew", "lag"}, "calc": {...}} per row (older: flat)
@@ -303,8 +414,9 @@ def _harness_section(h: Mapping[str, Any]) -> list[str]:
 
 def _scale_section(sc: Mapping[str, Any]) -> list[str]:
     out = ["## Scale (`--gil-scale`)", ""]
-    if sc.get("plan") or sc.get("skipped"):
-        return [*out, f"Not measured: {sc.get('skipped') or 'dry run'}", ""]
+    skipped = _not_measured(out[0], sc)
+    if skipped is not None:
+        return skipped
     out += [f"`{' '.join(sc.get('tests') or [])}` at each scale.", ""]
     rows = []
     base = next((r for r in sc.get("rows") or [] if _g(r["scale"]) == "1"), None)
@@ -341,34 +453,30 @@ def _scale_section(sc: Mapping[str, Any]) -> list[str]:
 
 
 def render(result: Mapping[str, Any]) -> str:
+    """The whole ``bench.md``."""
     s = result.get("sections") or {}
-    load = result.get("load") or {}
+    ld = result.get("load") or {}
     lines = [
         "# pytest-gil benchmarks",
         "",
         f"{result.get('runtime_label', '?')} · load average (1/5/15 min) at start "
-        f"{_load(load.get('start'))}, at end {_load(load.get('end'))} · "
+        f"{load(ld.get('start'))}, at end {load(ld.get('end'))} · "
         f"{result.get('created', '?')} · mode {result.get('mode', '?')} · "
         f"took {secs(result.get('elapsed'))}",
         "",
     ]
-    goals = result.get("goals") or evaluate_goals(result)
+    goals = result.get("goals")
+    if goals is None:
+        goals = bench_goals.evaluate_goals(result)
     if goals:
-        lines += ["## Goals (issue 8)", ""]
-        lines += table(["goal", "target", "measured", "met"],
-                       [[g["goal"], g["target"], g["figure"],
-                         {True: "yes", False: "**no**", None: "—"}[g["met"]]] for g in goals])
-        lines.append("")
-    if "verdict" in s:
-        lines += _verdict_section(s["verdict"])
-    if "suite" in s:
-        lines += _suite_section(s["suite"])
-    if "accuracy" in s:
-        lines += _accuracy_section(s["accuracy"])
-    if "harness" in s:
-        lines += _harness_section(s["harness"])
-    if "scale" in s:
-        lines += _scale_section(s["scale"])
+        lines += _goals_section(goals)
+    writers = (("verdict", _verdict_section), ("suite", _suite_section),
+               ("accuracy", _accuracy_section), ("harness", _harness_section),
+               ("scale", _scale_section))
+    for name, write in writers:
+        if name in s:
+            lines += write(s[name])
+    lines += _capacity_section(s)
     repro = result.get("reproduce")
     if repro:
         lines += ["## Reproduce", "", "```console", *repro, "```", ""]

@@ -1,7 +1,8 @@
 """Pure helpers of ``benchmarks/run.py``: the significance test applied to the peers' samples,
-how many samples a peer would need, and the time a claims-suite report spent in measured
-phases.  No clocks, no processes: everything here is a function of numbers or of a parsed
-report, so ``tests/test_benchmarks_smoke.py`` tests it on synthetic data.
+how many samples a peer would need, the outcome of a repetition and the spread of repeated
+figures, the delivered-capacity estimates of a report, and the time a claims-suite report spent
+in measured phases.  No clocks, no processes: everything here is a function of numbers or of a
+parsed report, so ``tests/test_benchmarks_smoke.py`` tests it on synthetic data.
 
 The peers (pyperf, pytest-benchmark) time the serial and the parallel phase in separate,
 unpaired samples.  The claim is the engine's (``pytest_gil.stats``): with ``I`` the ideal
@@ -17,6 +18,8 @@ over its looks), so the same α applies.
 from __future__ import annotations
 
 import math
+import re
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,10 +28,18 @@ from scipy import stats as sps
 __all__ = [
     "ALPHA_CONFIRM",
     "ALPHA_REFUTE",
+    "OUTCOMES",
+    "answer_of",
+    "capacity_estimates",
+    "capacity_summary",
     "check_phase_seconds",
+    "median_to_decided",
     "needed_per_arm",
     "prefix_decision",
+    "rep_outcome",
+    "spread",
     "suite_phase_time",
+    "summarise_reps",
     "two_sample",
     "verdict_counts",
 ]
@@ -153,6 +164,163 @@ def prefix_decision(serial_groups: Sequence[Sequence[float]],
 
 
 # --------------------------------------------------------------------------------------------
+# repetitions of a question (bench_verdict)
+
+OUTCOMES = ("right", "inconclusive", "wrong", "not-testable", "error")
+"""How a repetition ended: the expected answer confirmed; nothing decided; a decided verdict
+that contradicts the expected answer (``soak.py``'s "wrong": not the expected verdict and not
+inconclusive); the check said not testable here; the subprocess failed."""
+
+_DECIDED = ("confirmed", "refuted")
+
+
+def answer_of(verdicts: Mapping[str, str], answers: Mapping[str, str]) -> str | None:
+    """The answer a check gave: that of the one hypothesis it confirmed (``answers`` maps a
+    hypothesis to its answer), ``None`` when none — or, contradicting itself, several."""
+    given = {answers[h] for h, v in verdicts.items() if h in answers and v == "confirmed"}
+    return given.pop() if len(given) == 1 else None
+
+
+def rep_outcome(verdicts: Mapping[str, str] | None, answers: Mapping[str, str],
+                expected: str | None) -> str:
+    """One of :data:`OUTCOMES` for a repetition whose check decided ``verdicts``.
+
+    Wrong is any decided verdict of a hypothesis in ``answers`` that the expected answer
+    contradicts: confirming a hypothesis whose answer is not ``expected``, refuting the one
+    whose answer is.  With ``expected`` ``None`` (not testable on this runtime) every decided
+    verdict is wrong.
+    """
+    if verdicts is None:
+        return "error"
+    own = {h: str(v) for h, v in verdicts.items() if h in answers}
+    if own and all(v == "not-testable" for v in own.values()):
+        return "not-testable"
+    decided = {h: v for h, v in own.items() if v in _DECIDED}
+    if expected is None:
+        return "wrong" if decided else "inconclusive"
+    for h, v in decided.items():
+        if v != ("confirmed" if answers[h] == expected else "refuted"):
+            return "wrong"
+    return "right" if answer_of(own, answers) == expected else "inconclusive"
+
+
+def _finite(values: Iterable[object]) -> list[float]:
+    return [float(x) for x in values if isinstance(x, (int, float))
+            and not isinstance(x, bool) and math.isfinite(x)]
+
+
+def spread(values: Iterable[object]) -> dict[str, float] | None:
+    """``{"median", "min", "max", "n"}`` of the finite numbers among ``values`` (``None``
+    when there is none); missing figures (``None``) are skipped."""
+    xs = _finite(values)
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def median_to_decided(times: Sequence[object], decided: Sequence[bool]) -> float | None:
+    """The median time to a decided right verdict over repetitions, a repetition that did not
+    decide right counting as never (``+∞``): ``None`` when more than half did not, so a
+    median can only meet a goal if most repetitions decided, fast enough."""
+    if len(times) != len(decided):
+        raise ValueError("times and decided must have one entry per repetition")
+    if not times:
+        return None
+    xs = [(float(t) if d and isinstance(t, (int, float)) else math.inf)
+          for t, d in zip(times, decided, strict=True)]
+    m = statistics.median(xs)
+    return m if math.isfinite(m) else None
+
+
+_MEASURED_FIGURES = ("elapsed", "wall", "rounds", "call_seconds")
+"""Per repetition that measured (decided or not): the check's own ``elapsed`` (capacity
+known), the time from interpreter start to the verdict, the rounds, the measuring call."""
+
+_COST_FIGURES = ("startup_seconds", "import_seconds", "capacity_seconds")
+"""Per repetition, whatever its check said: what came before the check (a capacity estimate is
+paid also when it then makes the check not testable)."""
+
+_MEASURED_OUTCOMES = ("right", "inconclusive", "wrong")
+
+
+def summarise_reps(reps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A question's repetitions in figures: outcome counts (:data:`OUTCOMES`), the
+    :func:`spread` of each figure (over the repetitions that measured, for the check's own
+    figures), and :func:`median_to_decided` of the check's ``elapsed`` and of the end-to-end
+    ``wall``."""
+    measured = [r for r in reps if r.get("outcome") in _MEASURED_OUTCOMES]
+    right = [r.get("outcome") == "right" for r in reps]
+    out: dict[str, Any] = {
+        "reps": len(reps),
+        "outcomes": {o: sum(1 for r in reps if r.get("outcome") == o) for o in OUTCOMES},
+    }
+    for key in _MEASURED_FIGURES:
+        out[key] = spread(r.get(key) for r in measured)
+    for key in _COST_FIGURES:
+        out[key] = spread(r.get(key) for r in reps)
+    out["to_decided"] = {key: median_to_decided([r.get(key) for r in reps], right)
+                         for key in ("elapsed", "wall")}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the delivered capacity (pytest_gil.delivered_capacity)
+
+CAPACITY_NAME = re.compile(r"capacity (\d+) workers?")
+"""The calibration entry a capacity estimate is recorded under (``records.add_calibration``)."""
+
+_CAPACITY_KEYS = ("workers", "value", "low", "high", "alpha", "windows", "window", "sd",
+                  "disturbed", "measured_at", "seconds")
+
+
+def capacity_estimates(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The distinct capacity estimates a claims-suite report holds: every process's
+    ``capacity <N> workers`` calibration entry (xdist workers record the estimate they
+    share, so one estimate is counted once, by workers and time of measurement), else the
+    report's top-level ``capacity``."""
+    found: dict[tuple[object, object], dict[str, Any]] = {}
+    for process, entries in (report.get("calibration") or {}).items():
+        if not isinstance(entries, Mapping):
+            continue
+        for name, data in entries.items():
+            match = CAPACITY_NAME.fullmatch(str(name).strip())
+            if match is None or not isinstance(data, Mapping):
+                continue
+            est = {k: data.get(k) for k in _CAPACITY_KEYS}
+            est["workers"] = int(match.group(1))
+            est["process"] = str(process)
+            found.setdefault((est["workers"], est["measured_at"]), est)
+    if not found:
+        for data in (report.get("capacity") or {}).values():
+            if isinstance(data, Mapping):
+                est = {k: data.get(k) for k in _CAPACITY_KEYS}
+                est["process"] = data.get("process")
+                found.setdefault((est["workers"], est["measured_at"]), est)
+    return sorted(found.values(), key=lambda e: _num(e.get("measured_at")))
+
+
+def capacity_summary(estimates: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The estimates seen, in figures: how many, how many gave no estimate (the machine too
+    busy), the :func:`spread` of the value, of each bound and of the seconds, and the window
+    pairs left out as disturbed in all."""
+    if not estimates:
+        return None
+    measured = [e for e in estimates if isinstance(e.get("low"), (int, float))
+                and math.isfinite(float(e["low"]))]
+    return {
+        "estimates": len(estimates),
+        "not_measured": len(estimates) - len(measured),
+        "workers": sorted({int(_num(e.get("workers"))) for e in estimates}),
+        "value": spread(e.get("value") for e in measured),
+        "low": spread(e.get("low") for e in measured),
+        "high": spread(e.get("high") for e in measured),
+        "seconds": spread(e.get("seconds") for e in estimates),
+        "windows": spread(e.get("windows") for e in estimates),
+        "disturbed": int(sum(_num(e.get("disturbed")) for e in estimates)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # time inside measured phases (a claims-suite report, docs/REPORT_SCHEMA.md)
 
 
@@ -161,14 +329,21 @@ def _num(x: object) -> float:
 
 
 def check_phase_seconds(check: Mapping[str, Any]) -> float:
-    """Seconds a CHECK spent inside its measured phases, from its raw rounds (warm-up and
-    suspect rounds included: they were measured too).  Functional checks have none."""
-    raw = check.get("raw") or []
+    """Seconds a CHECK spent measuring: the sum of its rounds' ``seconds`` (schema 2: each
+    round between its two noise readings — the phases and the readings, which take well under
+    a millisecond; warm-up and disturbed rounds included: they were measured too).  A report
+    whose rounds lack ``seconds`` (schema 1) is read from the phase times each kind records.
+    Functional checks have no rounds."""
+    raw = [r for r in check.get("raw") or [] if isinstance(r, Mapping)]
+    if raw and all(isinstance(r.get("seconds"), (int, float)) for r in raw):
+        return sum(_num(r.get("seconds")) for r in raw)
+    return _legacy_phase_seconds(check, raw)
+
+
+def _legacy_phase_seconds(check: Mapping[str, Any], raw: Sequence[Mapping[str, Any]]) -> float:
     kind = check.get("kind")
     total = 0.0
     for rec in raw:
-        if not isinstance(rec, Mapping):
-            continue
         if kind == "latency":
             # each switch interval: one discarded wake-up + `tasks` samples of sleep + latency
             samples = int(_num(check.get("tasks")) or 6)
@@ -184,6 +359,8 @@ def check_phase_seconds(check: Mapping[str, Any]) -> float:
 
 
 def _check_key(check: Mapping[str, Any]) -> tuple[Any, ...]:
+    if check.get("id"):
+        return ("id", check["id"])
     raw = check.get("raw") or []
     first = raw[0] if raw and isinstance(raw[0], Mapping) else {}
     return (check.get("kind"), check.get("label"), check.get("elapsed"),
@@ -194,11 +371,13 @@ def suite_phase_time(report: Mapping[str, Any]) -> dict[str, Any]:
     """Where a claims-suite run's time went, from its JSON report.
 
     Checks shared by several claims (one measurement deciding two claims) are counted once.
-    ``phases``: seconds inside measured phases; ``checks``: seconds inside the checks'
-    measuring loops (phases + noise readings + statistics between rounds); ``tests``: sum of
-    the tests' durations; ``calibration``: the report's calibration seconds;
-    ``scaling_round_seconds``: the mean phase time of a round of the ``scaling`` checks (the
-    calibrated ones, which ``--gil-scale`` multiplies).
+    ``phases``: seconds inside the checks' rounds (:func:`check_phase_seconds`); ``checks``:
+    seconds inside the checks' measuring loops (``elapsed``: rounds + statistics between
+    them); ``capacity``: seconds the delivered-capacity estimates took (measuring too, outside
+    any check); ``measured``: ``phases + capacity``; ``tests``: sum of the tests' durations;
+    ``calibration``: the workload calibrations' seconds; ``scaling_round_seconds``: the mean
+    phase time of a round of the ``scaling`` checks (the calibrated ones, which
+    ``--gil-scale`` multiplies).
     """
     seen: set[tuple[Any, ...]] = set()
     phases = checks_elapsed = 0.0
@@ -229,13 +408,18 @@ def suite_phase_time(report: Mapping[str, Any]) -> dict[str, Any]:
     calibration = 0.0
     for per_process in (report.get("calibration") or {}).values():
         if isinstance(per_process, Mapping):
-            for cal in per_process.values():
-                if isinstance(cal, Mapping):
+            for name, cal in per_process.items():
+                if isinstance(cal, Mapping) and not CAPACITY_NAME.fullmatch(str(name).strip()):
                     calibration += _num(cal.get("seconds"))
+    capacity = capacity_estimates(report)
+    capacity_seconds = sum(_num(e.get("seconds")) for e in capacity)
     session = report.get("session") or {}
     return {
         "phases": phases,
         "checks": checks_elapsed,
+        "capacity": capacity_seconds,
+        "measured": phases + capacity_seconds,
+        "capacity_estimates": capacity,
         "tests": tests,
         "calibration": calibration,
         "session": _num(session.get("duration")),

@@ -85,6 +85,7 @@ def run_suite(python: str, tests: Sequence[str], extra: Sequence[str] = (),
         "load_before": load_before,
         "load_after": loadavg(),
         "has_report": report is not None,
+        "capacity": bench_stats.capacity_estimates(report) if report else [],
         "time": bench_stats.suite_phase_time(report) if report else None,
         "counts": bench_stats.verdict_counts(records),
         "records": records,
@@ -93,7 +94,8 @@ def run_suite(python: str, tests: Sequence[str], extra: Sequence[str] = (),
 
 
 def suite_figures(run: dict[str, Any]) -> dict[str, Any]:
-    """Shares of the wall time: inside measured phases, inside checks, the rest."""
+    """Shares of the wall time: inside the checks' rounds, inside checks, measuring the
+    delivered capacity, measuring in all (rounds + capacity), the rest."""
     t = run.get("time") or {}
     wall = run["wall"]
     out = {"wall": wall}
@@ -101,6 +103,9 @@ def suite_figures(run: dict[str, Any]) -> dict[str, Any]:
         out.update(
             phases=t["phases"], phase_share=t["phases"] / wall,
             checks=t["checks"], check_share=t["checks"] / wall,
+            capacity=t["capacity"], capacity_share=t["capacity"] / wall,
+            measured=t["measured"], measured_share=t["measured"] / wall,
+            capacity_estimates=t["capacity_estimates"],
             session=t["session"], calibration=t["calibration"],
             startup_and_report=max(0.0, wall - t["session"]),
             unique_checks=t["unique_checks"], rounds=t["rounds"],
@@ -147,10 +152,14 @@ def scale_stability(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def accuracy(python: str, quiet: int, hog: int, hog_procs: int = 1, timeout: float = 900.0,
-             tests: Sequence[str] = ("tests/claims",),
+             tests: Sequence[str] = ("tests/claims",), interpreter: str = "?",
              log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """``quiet`` claims-suite runs back to back, then ``hog`` beside ``hog_procs`` CPU hogs
+    (``soak.run_once``), with ``python``; their :func:`accuracy_rates` per condition.
+    ``interpreter`` names ``python`` (``3.11``, ``3.13t``) for the goals."""
     args = argparse.Namespace(python=python, tests=list(tests), timeout=timeout, keep=False)
-    out: dict[str, Any] = {"tests": list(tests), "hog_procs": hog_procs}
+    out: dict[str, Any] = {"python": python, "interpreter": interpreter, "tests": list(tests),
+                           "hog_procs": hog_procs}
     for label, n in (("quiet", quiet), ("hog", hog)):
         if n <= 0:
             continue
@@ -166,13 +175,32 @@ def accuracy(python: str, quiet: int, hog: int, hog_procs: int = 1, timeout: flo
     return out
 
 
+def _decidable(claims: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The claims expected to be decided (confirmed or refuted), of a run or a summary."""
+    return {k: row for k, row in claims.items()
+            if set(row.get("expected") or ()) & {"confirmed", "refuted"}}
+
+
+def run_counts(run: dict[str, Any]) -> dict[str, Any]:
+    """One soak run's decidable verdicts, inconclusive and wrong ones (``soak.run_once``)."""
+    rows = _decidable(run.get("claims") or {}).values()
+    return {
+        "run": run.get("run"),
+        "verdicts": sum(sum(r["verdicts"].values()) for r in rows),
+        "inconclusive": sum(r["verdicts"].get("inconclusive", 0) for r in rows),
+        "wrong": sum(r["wrong"] for r in rows),
+        "exit_code": run.get("exit_code"),
+        "duration": run.get("duration"),
+        "capacity": run.get("capacity") or [],
+    }
+
+
 def accuracy_rates(summary: dict[str, Any], runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Rates over the decidable claims (expected confirmed or refuted) of soak's summary."""
+    """Rates over the decidable claims (expected confirmed or refuted) of soak's summary,
+    and the counts of each run (:func:`run_counts`)."""
     decisions = wrong = inconclusive = 0
     per_claim = {}
-    for key, row in summary["claims"].items():
-        if not set(row["expected"]) & {"confirmed", "refuted"}:
-            continue
+    for key, row in _decidable(summary["claims"]).items():
         n = sum(row[v] for v in soak.VERDICTS)
         decisions += n
         wrong += row["wrong"]
@@ -190,5 +218,6 @@ def accuracy_rates(summary: dict[str, Any], runs: Sequence[dict[str, Any]]) -> d
         "timed_out": summary["timed_out"],
         "failed_runs": summary["failed_runs"],
         "durations": [r["duration"] for r in runs],
+        "per_run": [run_counts(r) for r in runs],
         "claims_not_clean": per_claim,
     }

@@ -1,9 +1,10 @@
-"""The three questions' phases as plain functions, for the peers (pyperf, pytest-benchmark).
+"""The questions' phases as plain functions, for the peers (pyperf, pytest-benchmark).
 
 Each function is one *phase* of the engine's paired round, on the same workload the engine
-times: ``k`` calls of ``calc(n)`` (or ``worker(t)``) one after another, on ``k`` threads
-started and joined, or on a warm process pool.  Starting a thread (~100 µs) is part of the
-peers' phase; the engine starts its threads before the phase behind a barrier.
+times: ``k`` calls of ``calc(n)`` (or ``worker(t)``, ``sha256_work(nbytes)``) one after
+another, on ``k`` threads started and joined, or on a warm process pool.  Starting a thread
+(~100 µs) is part of the peers' phase; the engine starts its threads before the phase behind
+a barrier.
 
 Imported by the pyperf worker processes (``PYTHONPATH`` points here) and by the generated
 pytest-benchmark test file.
@@ -16,9 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pytest_gil.workloads import calc, worker
+from pytest_gil.workloads import calc, sha256_work, worker
 
-__all__ = ["calc", "in_pool", "in_threads", "make_pool", "serial", "worker"]
+__all__ = ["calc", "in_pool", "in_threads", "make_pool", "serial", "sha256_work", "worker"]
 
 
 def serial(fn: Callable[[Any], Any], arg: Any, k: int) -> None:

@@ -1,20 +1,35 @@
-"""pytest-gil's benchmarks: time to a verdict (beside pyperf and pytest-benchmark), the claims
-suite's wall time and the share of it inside measured phases, accuracy over repeated runs
-(quiet and with a CPU hog), the harness's own cost, and the suite at several ``--gil-scale``.
+"""pytest-gil's benchmarks: time to a verdict (repeated, beside pyperf and pytest-benchmark),
+the delivered capacity, the claims suite's wall time and the share of it spent measuring,
+accuracy over repeated runs (quiet and beside a CPU hog), the harness's own cost, and the
+suite at several ``--gil-scale`` — and the goals of issue 12 evaluated from those figures.
 
-Usage::
+Usage (from the repository root, in the dev venv: pyperf, pytest-benchmark, scipy, psutil)::
 
-    python benchmarks/run.py                       # everything: reports/bench.json, bench.md
-    python benchmarks/run.py --quick               # fewer repeats, pyperf --fast, 1 + 1 soak runs
-    python benchmarks/run.py --only verdict,suite  # some sections
-    python benchmarks/run.py --runs 20 --hog-runs 10   # the full accuracy figures (~25 min)
-    python benchmarks/run.py --wait-load 1.0       # first wait (≤ 20 min) for a quiet machine
+    python benchmarks/run.py --wait-load 1.0       # everything (~30 min): reports/bench.json, .md
+    python benchmarks/run.py --quick               # 3 repetitions, pyperf --fast, 1 + 1 soak runs
+    python benchmarks/run.py --only verdict --reps 20   # some sections, more repetitions
     python benchmarks/run.py --quick --dry-run     # nothing measured: the plan and the writers
 
+The accuracy goals are per interpreter (3.11 and 3.13): ``--python`` selects the interpreter
+the sections run (this one by default; the harness section always measures the interpreter
+running this script), so run the accuracy section a second time with the other one, into a
+directory of its own.  That interpreter needs the project and its
+dependencies in an environment of its own — tox's ``py313`` env, or a venv from pyenv's
+build::
+
+    tox -e py313 --notest                           # or:
+    $(pyenv root)/versions/3.13.0/bin/python3.13 -m venv .venv313
+    .venv313/bin/python -m pip install -e '.[test]'
+    python benchmarks/run.py --only accuracy --python .tox/py313/bin/python \\
+        --out-dir reports/bench-3.13              # or --python .venv313/bin/python
+
+(the time-to-verdict section on another interpreter also needs ``pyperf`` installed there).
+
 Sections (``--only``): ``verdict``, ``suite``, ``scale``, ``accuracy``, ``harness``.  Each
-figure is a ratio or count from this one run, on this machine, with the machine profile and
-the load average at start and end.  Nothing here asserts a duration; the goals of issue 8 are
-checked and printed, and the exit status is 0 unless a section failed to run.
+figure is a ratio, duration or count from this one run, on this machine, with the runtime
+profile of ``--python`` and the load average at start and end.  No goal is asserted: each is
+evaluated (met / not met / not measured), written to bench.json and bench.md and printed; the
+exit status is 0 unless a section failed to run or the run was interrupted.
 """
 
 from __future__ import annotations
@@ -22,8 +37,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -36,14 +54,33 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:  # sibling modules when imported from elsewhere (the tests)
     sys.path.insert(0, str(HERE))
 
+import bench_goals  # noqa: E402
 import bench_markdown  # noqa: E402
 import bench_suite  # noqa: E402
+from bench_proc import run_timed, tail  # noqa: E402
 
 SECTIONS = ("verdict", "suite", "scale", "accuracy", "harness")
 """In this order by default: the sections that load the machine themselves (a CPU hog beside
 the suite, pools of up to 16 processes) come last, so they do not raise the load average the
 earlier ones start under."""
 WORKER_COUNTS = (1, 2, 4, 8, 16)
+
+REPS = 10
+"""Repetitions of each time-to-verdict question (issue 12: "over ≥ 10 repetitions")."""
+QUICK_REPS = 3
+"""… with ``--quick``: enough for a median, not for the goals (they say *not measured*)."""
+QUIET_RUNS = bench_goals.QUIET_RUNS
+HOG_RUNS = bench_goals.HOG_RUNS
+PROFILE_TIMEOUT = 60.0
+"""Seconds ``--python`` may take to report its runtime profile (it imports pytest-gil)."""
+
+PROFILE_CODE = ("import json; from pytest_gil.profile import runtime_profile; "
+                "p = runtime_profile(); "
+                "print(json.dumps({'profile': p.to_dict(), 'label': p.label()}))")
+
+
+class UsageError(Exception):
+    """A mistake in the command line, reported in one line (exit status 2)."""
 
 
 def log(msg: str) -> None:
@@ -66,6 +103,28 @@ def wait_for_quiet(threshold: float, max_wait: float, poll: float = 30.0) -> flo
         time.sleep(min(poll, max(1.0, max_wait - waited)))
 
 
+def target_profile(python: str) -> tuple[dict[str, Any], str]:
+    """The runtime profile (``RuntimeProfile.to_dict()``) and label of ``python``: this
+    process's own when it is this interpreter, else asked of it; ``UsageError`` when it
+    cannot tell (pytest-gil not installed there)."""
+    if python == sys.executable:
+        from pytest_gil.profile import runtime_profile
+
+        prof = runtime_profile()
+        return prof.to_dict(), prof.label()
+    try:
+        _, _, proc = run_timed([python, "-c", PROFILE_CODE], ROOT, PROFILE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"--python {python}: cannot run it ({exc})") from None
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise UsageError(f"--python {python}: cannot import pytest-gil there "
+                         f"({tail(proc.stderr, 1) or 'no output'}); install the project in "
+                         "its environment (see this script's docstring)")
+    data = json.loads(lines[-1])
+    return dict(data["profile"]), str(data["label"])
+
+
 # --------------------------------------------------------------------------------------------
 # sections
 
@@ -74,12 +133,14 @@ def section_verdict(args: argparse.Namespace, profile: dict[str, Any]) -> dict[s
     import bench_verdict
 
     if args.dry_run:
-        return {"plan": bench_verdict.plan(args.python, args.quick)}
-    return bench_verdict.time_to_verdict(profile, args.python, fast_pyperf=args.quick, log=log)
+        return {"plan": bench_verdict.plan(args.python, args.reps, args.quick),
+                "reps": args.reps}
+    return bench_verdict.time_to_verdict(profile, args.python, args.reps,
+                                         fast_pyperf=args.quick, log=log)
 
 
 def _suite_cmd(args: argparse.Namespace, tests: Sequence[str], extra: Sequence[str] = ()) -> str:
-    return " ".join(["python", "-m", "pytest", *tests, "-q", "-p", "no:randomly",
+    return " ".join([args.python, "-m", "pytest", *tests, "-q", "-p", "no:randomly",
                      "--gil-report", "<tmp>", *extra])
 
 
@@ -95,10 +156,13 @@ def section_suite(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str
 
 
 def section_accuracy(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
+    interpreter = bench_goals.interpreter_key(profile)
     if args.dry_run:
-        return {"plan": f"soak.run_once × {args.runs} quiet + {args.hog_runs} with "
-                        f"soak.cpu_hog({args.hog_procs})"}
-    return bench_suite.accuracy(args.python, args.runs, args.hog_runs, args.hog_procs, log=log)
+        return {"interpreter": interpreter, "python": args.python,
+                "plan": f"soak.run_once × {args.runs} quiet + {args.hog_runs} beside "
+                        f"soak.cpu_hog({args.hog_procs}): {_suite_cmd(args, ['tests/claims'])}"}
+    return bench_suite.accuracy(args.python, args.runs, args.hog_runs, args.hog_procs,
+                                interpreter=interpreter, log=log)
 
 
 def section_harness(args: argparse.Namespace, profile: dict[str, Any]) -> dict[str, Any]:
@@ -177,26 +241,46 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
 
 
 def reproduce(args: argparse.Namespace) -> list[str]:
+    """The commands that give this report's figures, and this run's own command line."""
     cmd = ["python benchmarks/run.py"]
     if args.quick:
         cmd.append("--quick")
     if args.only != ",".join(SECTIONS):
         cmd.append(f"--only {args.only}")
-    cmd.append(f"--runs {args.runs} --hog-runs {args.hog_runs}")
+    cmd.append(f"--reps {args.reps} --runs {args.runs} --hog-runs {args.hog_runs}")
     if args.scale != [0.25, 1.0, 4.0]:
         cmd.append("--scale " + ",".join(f"{s:g}" for s in args.scale))
+    if args.python != sys.executable:
+        cmd.append(f"--python {args.python}")
     return [
-        ". .venv/bin/activate   # pyperf, pytest-benchmark, scipy installed",
-        "python benchmarks/run.py --wait-load 1.0              # this report's figures",
-        "python benchmarks/run.py --only accuracy --runs 20 --hog-runs 10   # full accuracy",
+        ". .venv/bin/activate   # pyperf, pytest-benchmark, scipy, psutil installed",
+        "python benchmarks/run.py --wait-load 1.0          # every section on this interpreter",
+        "tox -e py313 --notest                             # 3.13 with the project installed",
+        "python benchmarks/run.py --only accuracy --python .tox/py313/bin/python "
+        "--out-dir reports/bench-3.13",
         "# this run: " + " ".join(cmd),
     ]
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (a capacity bound that could not be estimated)
+    written as ``None``: bench.json is strict JSON, like the plugin's reports."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
 def write_outputs(result: dict[str, Any], out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """``<stem>.json`` (strict JSON) and ``<stem>.md`` in ``out_dir``, each written
+    atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    doc = json.dumps(strict_json(result), indent=1, default=str, allow_nan=False) + "\n"
     paths = []
-    for suffix, text in ((".json", json.dumps(result, indent=1, default=str) + "\n"),
+    for suffix, text in ((".json", doc),
                          (".md", bench_markdown.render(result))):
         path = out_dir / f"{stem}{suffix}"
         tmp = path.with_suffix(f"{suffix}.{os.getpid()}.tmp")
@@ -206,25 +290,34 @@ def write_outputs(result: dict[str, Any], out_dir: Path, stem: str) -> tuple[Pat
     return paths[0], paths[1]
 
 
+def _count_default(given: int | None, full: int, quick: bool) -> int:
+    return (1 if quick else full) if given is None else given
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer repeats, pyperf --fast, 1 quiet + 1 hog soak run")
+                        help=f"{QUICK_REPS} repetitions, pyperf --fast, 1 quiet + 1 hog soak run")
     parser.add_argument("--dry-run", action="store_true",
                         help="measure nothing: write the plan (bench-dry-run.json/.md)")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections among {', '.join(SECTIONS)}")
+    parser.add_argument("--reps", type=int, default=None,
+                        help=f"repetitions per time-to-verdict question (default {REPS}; "
+                             f"--quick {QUICK_REPS})")
     parser.add_argument("--scale", default="0.25,1,4",
                         help="--gil-scale values for the scale section (default 0.25,1,4)")
     parser.add_argument("--scale-tests", default="tests/claims/test_gil.py",
                         help="what the scale section runs (default tests/claims/test_gil.py)")
     parser.add_argument("--runs", type=int, default=None,
-                        help="quiet claims-suite runs for accuracy (default 3; --quick 1)")
+                        help=f"quiet claims-suite runs for accuracy (default {QUIET_RUNS}; "
+                             "--quick 1)")
     parser.add_argument("--hog-runs", type=int, default=None,
-                        help="runs beside a CPU hog (default 2; --quick 1)")
+                        help=f"runs beside a CPU hog (default {HOG_RUNS}; --quick 1)")
     parser.add_argument("--hog-procs", type=int, default=1, help="processes in the hog")
     parser.add_argument("--python", default=sys.executable,
-                        help="the interpreter to benchmark (default: this one)")
+                        help="the interpreter the sections measure (default: this one; not "
+                             "the harness section); it needs pytest-gil installed")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "reports",
                         help="where bench.json and bench.md go (default reports/)")
     parser.add_argument("--wait-load", type=float, default=None, metavar="LOAD",
@@ -234,7 +327,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.sections = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(args.sections) - set(SECTIONS)
-    if unknown:
+    if unknown or not args.sections:
         parser.error(f"unknown section(s) {sorted(unknown)}; choose among {', '.join(SECTIONS)}")
     try:
         args.scale = [float(x) for x in args.scale.split(",") if x.strip()]
@@ -243,10 +336,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not args.scale or min(args.scale) <= 0:
         parser.error("--scale values must be positive")
     args.scale_tests = args.scale_tests.split()
-    args.runs = (1 if args.quick else 3) if args.runs is None else args.runs
-    args.hog_runs = (1 if args.quick else 2) if args.hog_runs is None else args.hog_runs
+    args.reps = (QUICK_REPS if args.quick else REPS) if args.reps is None else args.reps
+    args.runs = _count_default(args.runs, QUIET_RUNS, args.quick)
+    args.hog_runs = _count_default(args.hog_runs, HOG_RUNS, args.quick)
+    if args.reps < 1:
+        parser.error(f"--reps must be ≥ 1, got {args.reps}")
     if args.runs < 0 or args.hog_runs < 0 or args.hog_procs < 1:
         parser.error("--runs/--hog-runs must be ≥ 0 and --hog-procs ≥ 1")
+    if args.python != sys.executable and shutil.which(args.python) is None:
+        parser.error(f"--python {args.python}: no such interpreter")
     return args
 
 
@@ -259,35 +357,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _sigterm)  # finally blocks kill what we started
     try:
         return _main(args)
+    except UsageError as exc:
+        print(f"run.py: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _main(args: argparse.Namespace) -> int:
-    from pytest_gil import __version__
-    from pytest_gil.profile import runtime_profile
-
-    waited = 0.0
-    if args.wait_load is not None and not args.dry_run:
-        waited = wait_for_quiet(args.wait_load, args.wait_max)
-    prof = runtime_profile()
-    profile = prof.to_dict()
-    t0 = time.perf_counter()
-    result: dict[str, Any] = {
-        "schema": "pytest-gil-bench",
-        "schema_version": 1,
-        "plugin_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "mode": "dry-run" if args.dry_run else ("quick" if args.quick else "full"),
-        "runtime": profile,
-        "runtime_label": prof.label(),
-        "python": args.python,
-        "load": {"start": bench_suite.loadavg(), "waited": round(waited, 1)},
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "sections": {},
-        "errors": {},
-    }
-    interrupted = False
+def _run_sections(args: argparse.Namespace, profile: dict[str, Any],
+                  result: dict[str, Any]) -> bool:
+    """Run the chosen sections into ``result``; returns whether the run was interrupted
+    (what was measured until then is kept)."""
     try:
         for name in args.sections:
             log(f"{name} …")
@@ -305,16 +385,44 @@ def _main(args: argparse.Namespace) -> int:
                 sec["section_seconds"] = round(time.perf_counter() - t_s, 2)
                 sec["load_after"] = bench_suite.loadavg()
     except KeyboardInterrupt:
-        interrupted = True
         log("interrupted: writing what was measured")
+        return True
+    return False
+
+
+def _main(args: argparse.Namespace) -> int:
+    from pytest_gil import __version__
+
+    waited = 0.0
+    if args.wait_load is not None and not args.dry_run:
+        waited = wait_for_quiet(args.wait_load, args.wait_max)
+    profile, label = target_profile(args.python)
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {
+        "schema": "pytest-gil-bench",
+        "schema_version": 2,
+        "plugin_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "dry-run" if args.dry_run else ("quick" if args.quick else "full"),
+        "runtime": profile,
+        "runtime_label": label,
+        "interpreter": bench_goals.interpreter_key(profile),
+        "python": args.python,
+        "driver": sys.executable,
+        "load": {"start": bench_suite.loadavg(), "waited": round(waited, 1)},
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "sections": {},
+        "errors": {},
+    }
+    interrupted = _run_sections(args, profile, result)
     result["load"]["end"] = bench_suite.loadavg()
     result["elapsed"] = time.perf_counter() - t0
     result["interrupted"] = interrupted
-    result["goals"] = bench_markdown.evaluate_goals(result)
+    result["goals"] = bench_goals.evaluate_goals(result)
     result["reproduce"] = reproduce(args)
     stem = "bench-dry-run" if args.dry_run else "bench"
     json_path, md_path = write_outputs(result, args.out_dir, stem)
-    print(bench_markdown.render(result))
+    print("\n".join(bench_goals.goal_lines(result["goals"])))
     log(f"written: {json_path}, {md_path}")
     return 1 if result["errors"] or interrupted else 0
 

@@ -4,8 +4,9 @@ Each run is ``python -m pytest tests/claims -q -p no:randomly --gil-report <tmpd
 subprocess.  After it the script reads the run's JSON report (``gil-*.json``, schema in
 ``docs/REPORT_SCHEMA.md``; the terminal summary when there is none), and counts per claim
 the verdicts ``confirmed`` / ``refuted`` / ``inconclusive`` / ``not-testable`` and the *wrong*
-ones: a verdict that is not the expected one and not ``inconclusive``.  Then it looks for
-leaked processes:
+ones: a verdict that is not the expected one and not ``inconclusive``; it keeps the
+delivered-capacity estimates the run measured (``bench_stats.capacity_estimates``).  Then it
+looks for leaked processes:
 
 * children of this script still alive (the hog aside);
 * processes carrying the run's token in their environment (every process the run started
@@ -47,6 +48,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import bench_stats
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,18 +84,20 @@ def is_wrong(verdict: str | None, expected: str | None) -> bool:
     return expected is not None and verdict != expected and verdict != "inconclusive"
 
 
-def records_from_reports(directory: Path) -> list[dict[str, Any]] | None:
-    """The results of every ``gil-*.json`` in ``directory``; None when there is none."""
+def read_reports(directory: Path) -> list[dict[str, Any]] | None:
+    """Every ``gil-*.json`` report in ``directory``, parsed; None when there is none."""
     files = sorted(directory.glob("gil-*.json"))
     if not files:
         return None
-    records: list[dict[str, Any]] = []
-    for path in files:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        for rec in doc.get("results") or []:
-            if isinstance(rec, dict):
-                records.append(rec)
-    return records
+    return [json.loads(path.read_text(encoding="utf-8")) for path in files]
+
+
+def records_from_reports(directory: Path) -> list[dict[str, Any]] | None:
+    """The results of every ``gil-*.json`` in ``directory``; None when there is none."""
+    docs = read_reports(directory)
+    if docs is None:
+        return None
+    return [rec for doc in docs for rec in doc.get("results") or [] if isinstance(rec, dict)]
 
 
 _ROW = re.compile(
@@ -259,11 +263,15 @@ def run_once(
 
     source = "report"
     try:
-        records = records_from_reports(report_dir)
+        docs = read_reports(report_dir)
     except (OSError, ValueError) as exc:
-        records, source = None, f"report unreadable ({exc}); terminal"
-    if records is None:
+        docs, source = None, f"report unreadable ({exc}); terminal"
+    records: list[dict[str, Any]]
+    if docs is None:
         records, source = records_from_terminal(text), "terminal"
+    else:
+        records = [r for doc in docs for r in doc.get("results") or [] if isinstance(r, dict)]
+    capacity = [est for doc in docs or [] for est in bench_stats.capacity_estimates(doc)]
 
     claims: dict[str, dict[str, Any]] = {}
     for rec in records:
@@ -297,6 +305,7 @@ def run_once(
             for k, v in sorted(claims.items())
         },
         "wrong": sum(v["wrong"] for v in claims.values()),
+        "capacity": capacity,
         "leaked": leaked,
         "unattributed": unattributed,
         "kept": str(kept) if kept else None,

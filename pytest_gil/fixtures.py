@@ -9,7 +9,9 @@
   a worker died;
 * ``executor_factory`` — ``executor_factory("thread" | "process" | "interpreter",
   max_workers=...)``; everything it made is shut down at teardown;
-* ``gil_claim`` — the :class:`~pytest_gil.ClaimContext` of the test's ``claim`` marker.
+* ``gil_claim`` — the :class:`~pytest_gil.ClaimContext` of the test's ``claim`` marker;
+* ``gil_contention`` — the GIL contention while the test ran (or its ``measure()`` blocks),
+  written to the report as ``tests[nodeid]["contention"]``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 from . import records, settings
 from .claims import ClaimContext, UnknownClaimError
+from .contention import ContentionRecorder
 from .profile import RuntimeProfile
 from .profile import runtime_profile as _runtime_profile
 from .runtimes.pools import ManagedProcessPool, make_executor, terminate_executor
@@ -34,6 +37,7 @@ __all__ = [
     "executor_factory",
     "gil_calibration",
     "gil_claim",
+    "gil_contention_fixture",
     "process_pool",
     "runtime_profile_fixture",
     "thread_runner",
@@ -59,11 +63,11 @@ def runtime_profile_fixture() -> RuntimeProfile:
     return _runtime_profile()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def gil_calibration(pytestconfig: pytest.Config) -> Calibration:
     """Workload sizes for one task of 50 ms × ``--gil-scale`` on this interpreter:
-    ``calc_n``, ``sha256_bytes``, ``zlib_bytes``.  Computed once per run and shared with the
-    other xdist workers."""
+    ``calc_n``, ``sha256_bytes``, ``zlib_bytes``.  Computed once per run and scale (a test's
+    ``@pytest.mark.gil(scale=...)`` gets its own) and shared with the other xdist workers."""
     shared = pytestconfig.stash[SHARED]
     scale = settings.current().scale
     cal: Calibration = shared.calibration(scale, _runtime_profile().tag)
@@ -170,3 +174,37 @@ def gil_claim(request: pytest.FixtureRequest) -> ClaimContext:
     except UnknownClaimError as exc:
         pytest.fail(f"{request.node.nodeid}: {exc}", pytrace=False)
     return ClaimContext(claim, _runtime_profile(), request.node.nodeid)
+
+
+@pytest.fixture(name="gil_contention")
+def gil_contention_fixture() -> Iterator[ContentionRecorder]:
+    """How long threads that want the GIL waited for it while the test ran (a sampling
+    thread; see :mod:`pytest_gil.contention`).  The whole body is measured unless the test
+    measures blocks::
+
+        def test_io_threads_leave_the_gil_free(gil_contention):
+            with gil_contention.measure() as meter:
+                run_io_threads()
+            assert meter.result.wait_fraction < 0.1
+
+    The figure (``wait_fraction``, ``mean_delay``, ``p99_delay``, ``samples``, ``overhead``,
+    …) goes to the report as ``tests[nodeid]["contention"]``, also when the test failed.
+    Setup takes ~0.1 s (the OS's wake-up latency, measured with no thread busy) plus ~0.7 s
+    once per process (the sampler's overhead).  A measuring fixture: under xdist the test runs
+    alone, since other workers' load would read as waiting.  The sampler takes the GIL from
+    busy threads every few ms: don't combine it with timing checks in one test.
+    """
+    recorder = ContentionRecorder()
+    try:
+        recorder.begin()
+    except RuntimeError as exc:
+        pytest.fail(f"gil_contention: {exc}", pytrace=False)
+    try:
+        yield recorder
+    finally:
+        try:
+            record = recorder.finish()
+        except RuntimeError as exc:
+            pytest.fail(f"gil_contention: {exc}", pytrace=False)
+        if record is not None:
+            records.add_test_data("contention", record)

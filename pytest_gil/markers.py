@@ -3,7 +3,9 @@
 * ``cpu_bound`` / ``io_bound`` — a timing-sensitive check (``pytest -m cpu_bound``);
 * ``claim(id)`` — the test decides a registered claim (``gil_claim`` fixture);
 * ``requires_gil``, ``requires_free_threading``, ``requires_subinterpreters``,
-  ``requires_cpus(n)`` — skip, saying why, where the runtime lacks what the test needs.
+  ``requires_cpus(n)`` — skip, saying why, where the runtime lacks what the test needs;
+* ``gil(budget=, alpha=, inconclusive=, scale=)`` — the test measures, with its own settings
+  (marker over command line over ini file, as pytest-timeout orders them).
 
 A ``claim`` marker naming no registered claim fails the test at setup with the registered
 catalogues named (:class:`ClaimsPlugin` builds the registry once the test files are
@@ -12,17 +14,20 @@ collected, so claims registered by any ``conftest.py`` count).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import settings
 from .claims import ClaimRegistry, collect_claims
 from .profile import runtime_profile
 
 if TYPE_CHECKING:
     from .profile import RuntimeProfile
 
-__all__ = ["MARKERS", "MEASURING_MARKERS", "ClaimsPlugin", "check_requirements", "registry"]
+__all__ = ["MARKERS", "MARKER_SETTINGS", "MEASURING_MARKERS", "ClaimsPlugin", "MarkerError",
+           "check_requirements", "marker_settings", "registry"]
 
 MARKERS = (
     "cpu_bound: a timing-sensitive check of CPU-bound work "
@@ -39,9 +44,54 @@ MARKERS = (
     "(CPython 3.12+) (example: @pytest.mark.requires_subinterpreters)",
     "requires_cpus(n): skip unless at least n CPUs are usable (affinity and cgroup quota) "
     "(example: @pytest.mark.requires_cpus(2))",
+    "gil(budget=, alpha=, inconclusive=, scale=): this test measures; its own pytest-gil "
+    "settings, over the command line and the ini file "
+    '(example: @pytest.mark.gil(budget=30, inconclusive="fail"))',
 )
 
-MEASURING_MARKERS = ("claim", "cpu_bound", "io_bound")
+MEASURING_MARKERS = ("claim", "cpu_bound", "io_bound", "gil")
+
+MARKER_SETTINGS = {"budget": "gil-budget", "alpha": "gil-alpha",
+                   "inconclusive": "gil-inconclusive", "scale": "gil-scale"}
+"""What ``@pytest.mark.gil(...)`` may set, and the option whose validator checks it."""
+
+
+class MarkerError(Exception):
+    """A malformed ``@pytest.mark.gil(...)``: the message names the test and the value."""
+
+
+def marker_settings(item: pytest.Item, base: settings.Settings) -> settings.Settings | None:
+    """The settings of ``item`` when it has ``@pytest.mark.gil(...)`` with values (the
+    closest marker wins, as pytest-timeout's does; its values beat the command line and the
+    ini file), else ``None``.  A budget not given grows with a scale that is
+    (``DEFAULT_BUDGET × scale``, never below the run's).  :class:`MarkerError` on a bad
+    value, naming the test."""
+    from .options import OPTIONS
+
+    mark = item.get_closest_marker("gil")
+    if mark is None or not (mark.args or mark.kwargs):
+        return None
+    where = f"@pytest.mark.gil on {item.nodeid}"
+    if mark.args:
+        raise MarkerError(f"{where}: takes keyword arguments only ({', '.join(MARKER_SETTINGS)}"
+                          f"), got {', '.join(map(repr, mark.args))}")
+    unknown = sorted(set(mark.kwargs) - set(MARKER_SETTINGS))
+    if unknown:
+        raise MarkerError(f"{where}: unknown setting(s) {', '.join(unknown)} (choose from "
+                          f"{', '.join(MARKER_SETTINGS)})")
+    by_name = {o.name: o for o in OPTIONS}
+    values: dict[str, Any] = {}
+    for key, value in mark.kwargs.items():
+        opt = by_name[MARKER_SETTINGS[key]]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise MarkerError(f"{where}: invalid value {value!r} for {key}")
+        try:
+            values[key] = opt.validate(str(value), f"{key}= ({where})")
+        except pytest.UsageError as exc:
+            raise MarkerError(str(exc)) from None
+    if "scale" in values and "budget" not in values:
+        values["budget"] = max(base.budget, settings.DEFAULT_BUDGET * values["scale"])
+    return dataclasses.replace(base, **values)
 
 _REGISTRY = pytest.StashKey[ClaimRegistry]()
 

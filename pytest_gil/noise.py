@@ -39,6 +39,16 @@ In a container whose cgroup CPU quota is smaller than its CPU set (a 2-CPU quota
 the quota: there the foreign and steal readings are ``None`` and throttling plus the serial
 CPU share decide.  Where ``/proc`` does not exist (macOS, Windows) every reading is ``None``
 and nothing is suspect: the statistics alone must then carry the verdict.
+
+How much of this gating a platform allows is :func:`gating` — ``"available"``,
+``"partial: …"`` or ``"unavailable: …"`` — which the runtime profile reports
+(``noise_gating``) and every reading carries (``NoiseReading.gating``).  Each source degrades
+on its own, explicitly: no ``/proc/stat`` → foreign CPU and steal ``None``; no readable
+cgroup ``cpu.stat`` → throttling ``None``; no ``/proc/loadavg`` → runnable ``None``; no
+``os.sched_getaffinity`` → all CPUs are counted; no ``resource`` module (Windows) → the CPU
+of reaped children is not added to ours; no ``os.sysconf`` → 100 ticks a second; no
+``/proc/thread-self/schedstat`` → :func:`thread_schedstat` is ``None``.  Every path is a
+module constant (:data:`PROC_STAT`, …), so a test can point it elsewhere.
 """
 
 from __future__ import annotations
@@ -50,12 +60,20 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CGROUP_ROOT",
     "FOREIGN_CPU_MAX",
+    "GATING_AVAILABLE",
+    "PROC_LOADAVG",
+    "PROC_SELF_CGROUP",
+    "PROC_STAT",
+    "SCHEDSTAT",
     "SERIAL_CPU_MIN",
     "STEAL_MAX",
     "NoiseReading",
     "Snapshot",
+    "gating",
     "reading",
+    "runnable",
     "snapshot",
     "thread_schedstat",
 ]
@@ -70,9 +88,17 @@ busy process: ~1.0)."""
 STEAL_MAX = 0.05
 """Fraction of CPU time stolen by the hypervisor above which a round is suspect."""
 
-_PROC_STAT = Path("/proc/stat")
-_PROC_LOADAVG = Path("/proc/loadavg")
-_CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_STAT = Path("/proc/stat")
+PROC_LOADAVG = Path("/proc/loadavg")
+PROC_SELF_CGROUP = Path("/proc/self/cgroup")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
+# The files noise (and the profile) read: read at call time, never bound as default
+# arguments, so tests (tests/test_platforms.py) can point them at missing files to simulate
+# macOS and Windows.
+
+GATING_AVAILABLE = "available"
+"""The value of :func:`gating` where every noise criterion can be judged."""
 
 
 def _clk_tck() -> int:
@@ -85,15 +111,25 @@ def _clk_tck() -> int:
 _CLK_TCK = _clk_tck()
 
 
-def _own_cpu() -> float:
-    """CPU seconds of this process plus its terminated, waited-for children."""
-    cpu = time.process_time()
+def _children_cpu() -> float:
+    """CPU seconds of our terminated, waited-for children (``RUSAGE_CHILDREN``); 0 where the
+    ``resource`` module does not exist (Windows): there a ``subprocess`` a measured function
+    ran is not counted as ours — which matters only where ``/proc/stat`` exists to count it
+    as foreign, and it does not on Windows."""
     try:
         import resource
-    except ImportError:  # Windows
-        return cpu
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return cpu + ru.ru_utime + ru.ru_stime
+    except ImportError:
+        return 0.0
+    try:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    except (AttributeError, OSError, ValueError):
+        return 0.0
+    return float(ru.ru_utime + ru.ru_stime)
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process plus its terminated, waited-for children."""
+    return time.process_time() + _children_cpu()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +147,8 @@ class Snapshot:
     throttled_periods: int | None
     throttled_usec: float | None
     runnable: int | None
+    gating: str | None = None
+    """:func:`gating` when the snapshot was taken (``None``: derive it from the readings)."""
 
 
 def _fields(line: str) -> tuple[float, float, float] | None:
@@ -125,12 +163,13 @@ def _fields(line: str) -> tuple[float, float, float] | None:
     return busy, steal, busy + idle + iowait
 
 
-def _read_proc_stat(path: Path = _PROC_STAT, cpus: frozenset[int] | None = None
+def _read_proc_stat(path: Path | None = None, cpus: frozenset[int] | None = None
                     ) -> tuple[float, float, float, int] | None:
     """(busy, steal, total) seconds and the number of CPUs counted: the CPUs in ``cpus``
-    (our affinity mask) when given and listed, else all CPUs (the aggregate line)."""
+    (our affinity mask) when given and listed, else all CPUs (the aggregate line).  ``None``
+    without a readable ``/proc/stat`` (macOS, Windows)."""
     try:
-        text = path.read_text()
+        text = (path or PROC_STAT).read_text()
     except OSError:
         return None
     lines = text.splitlines()
@@ -157,6 +196,8 @@ def _read_proc_stat(path: Path = _PROC_STAT, cpus: frozenset[int] | None = None
 
 
 def _affinity() -> frozenset[int] | None:
+    """The CPUs we may run on; ``None`` without ``os.sched_getaffinity`` (macOS, Windows):
+    then every CPU of ``/proc/stat`` is counted."""
     get = getattr(os, "sched_getaffinity", None)
     if get is None:
         return None
@@ -180,10 +221,12 @@ def _quota_below_affinity() -> bool:
     return limit is not None and limit < n
 
 
-def _cgroup_stat_files(root: Path = _CGROUP_ROOT) -> list[Path]:
-    """``cpu.stat`` files of our cgroup and its parents (v2 unified and v1 ``cpu``)."""
+def _cgroup_stat_files(root: Path | None = None) -> list[Path]:
+    """``cpu.stat`` files of our cgroup and its parents (v2 unified and v1 ``cpu``); ``[]``
+    without ``/proc/self/cgroup`` (macOS, Windows) or a cgroup tree."""
+    root = root or CGROUP_ROOT
     try:
-        text = Path("/proc/self/cgroup").read_text()
+        text = PROC_SELF_CGROUP.read_text()
     except OSError:
         return []
     out: list[Path] = []
@@ -237,9 +280,11 @@ def _read_throttling(files: list[Path]) -> tuple[int, float] | None:
     return (periods, usec) if found else None
 
 
-def _read_runnable(path: Path = _PROC_LOADAVG) -> int | None:
+def runnable(path: Path | None = None) -> int | None:
+    """The number of runnable tasks on the machine (``/proc/loadavg``'s fourth field, ours
+    included); ``None`` where the file does not exist (macOS, Windows)."""
     try:
-        return int(path.read_text().split()[3].split("/")[0])
+        return int((path or PROC_LOADAVG).read_text().split()[3].split("/")[0])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -252,17 +297,66 @@ class _Setup:
     stat_files: list[Path]
     cpus: frozenset[int] | None
     judge_foreign: bool
+    paths: tuple[Path, ...]
+    """The paths the setup was found with: a test pointing them elsewhere gets a new one."""
+    gating: str = GATING_AVAILABLE
 
 
 _setup: _Setup | None = None
 
 
+def _paths() -> tuple[Path, ...]:
+    return (PROC_STAT, PROC_SELF_CGROUP, CGROUP_ROOT)
+
+
 def _get_setup() -> _Setup:
     global _setup
     cpus = _affinity()  # one system call: cheap enough to read at every snapshot
-    if _setup is None or _setup.cpus != cpus:
-        _setup = _Setup(_cgroup_stat_files(), cpus, not _quota_below_affinity())
+    paths = _paths()
+    if _setup is None or _setup.cpus != cpus or _setup.paths != paths:
+        setup = _Setup(_cgroup_stat_files(), cpus, not _quota_below_affinity(), paths)
+        setup.gating = _judge_gating(setup)
+        _setup = setup
     return _setup
+
+
+_UNAVAILABLE = ("unavailable: no CPU counters (no /proc/stat, no cgroup cpu.stat) — no round "
+                "is excluded as disturbed; the statistics alone carry the verdict")
+_NO_PROC_STAT = "foreign CPU and steal unknown (no /proc/stat)"
+_QUOTA_BELOW_CPUS = ("foreign CPU and steal not judged (a cgroup CPU quota below the CPU set: "
+                     "throttling and the serial CPU share judge)")
+_NO_CPU_STAT = "cgroup throttling unknown under a CPU quota (no readable cpu.stat)"
+
+
+def _judge_gating(setup: _Setup) -> str:
+    """What :func:`reading` can judge with these sources (see :func:`gating`)."""
+    proc_stat = setup.judge_foreign and _read_proc_stat(cpus=setup.cpus) is not None
+    throttling = _read_throttling(setup.stat_files) is not None
+    if not proc_stat and not throttling:
+        return _UNAVAILABLE
+    missing: list[str] = []
+    if not proc_stat:
+        missing.append(_QUOTA_BELOW_CPUS if not setup.judge_foreign else _NO_PROC_STAT)
+    if not throttling and _cgroup_quota() is not None:
+        missing.append(_NO_CPU_STAT)  # without a quota nothing can throttle us: not missing
+    return f"partial: {'; '.join(missing)}" if missing else GATING_AVAILABLE
+
+
+def _cgroup_quota() -> float | None:
+    try:
+        from .profile import cgroup_cpu_limit
+    except ImportError:  # pragma: no cover - profile is part of the package
+        return None
+    return cgroup_cpu_limit()
+
+
+def gating() -> str:
+    """Whether this platform lets a round be excluded as disturbed: ``"available"`` (Linux
+    with ``/proc``: foreign CPU, steal, throttling and the serial CPU share are judged),
+    ``"partial: <what is missing>"``, or ``"unavailable: <why>"`` (macOS, Windows: no
+    counters, no round is ever excluded — the statistics alone carry the verdict).  Found once
+    per process and CPU affinity (a few small file reads)."""
+    return _get_setup().gating
 
 
 def snapshot() -> Snapshot:
@@ -285,7 +379,8 @@ def snapshot() -> Snapshot:
         n_cpus=ps[3] if ps else None,
         throttled_periods=thr[0] if thr else None,
         throttled_usec=thr[1] if thr else None,
-        runnable=_read_runnable(),
+        runnable=runnable(),
+        gating=setup.gating,
     )
 
 
@@ -305,6 +400,9 @@ class NoiseReading:
     reasons: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     """Stable keys of ``reasons``: ``foreign``, ``steal``, ``throttled``, ``serial-cpu``."""
+    gating: str = GATING_AVAILABLE
+    """What this round could be judged on: ``"available"``, ``"partial: …"`` or
+    ``"unavailable: …"`` (:func:`gating`)."""
 
     def to_dict(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
@@ -320,6 +418,7 @@ class NoiseReading:
             "suspect": self.suspect,
             "reasons": list(self.reasons),
             "flags": list(self.flags),
+            "gating": self.gating,
         }
 
     def __str__(self) -> str:
@@ -333,6 +432,8 @@ class NoiseReading:
         if self.serial_cpu_ratio is not None:
             parts.append(f"serial CPU/wall {self.serial_cpu_ratio:.2f}")
         text = ", ".join(parts) or "no noise readings on this system"
+        if self.gating != GATING_AVAILABLE:
+            text += f" (noise gating {self.gating.partition(':')[0]})"
         return f"{text} — suspect: {'; '.join(self.reasons)}" if self.suspect else text
 
 
@@ -400,10 +501,18 @@ def reading(
         throttled_usec=throttled_usec, runnable=after.runnable,
         serial_cpu_ratio=serial_cpu_ratio, suspect=bool(why),
         reasons=tuple(r for _, r in why), flags=tuple(f for f, _ in why),
+        gating=_reading_gating(after.gating, foreign, throttled),
     )
 
 
-_SCHEDSTAT = Path("/proc/thread-self/schedstat")
+def _reading_gating(stamped: str | None, foreign: float | None, throttled: bool | None) -> str:
+    """The gating of one reading: the platform's (stamped on the snapshot), unless this round
+    had no counter at all (then nothing was judged, whatever the platform promised)."""
+    if foreign is None and throttled is None:
+        return stamped if stamped and stamped.startswith("unavailable") else _UNAVAILABLE
+    if stamped is not None:
+        return stamped
+    return f"partial: {_NO_PROC_STAT}" if foreign is None else GATING_AVAILABLE
 
 
 def thread_schedstat() -> tuple[float, float] | None:
@@ -416,7 +525,7 @@ def thread_schedstat() -> tuple[float, float] | None:
     a core too).
     """
     try:
-        fields = _SCHEDSTAT.read_text().split()
+        fields = SCHEDSTAT.read_text().split()
         return int(fields[0]) / 1e9, int(fields[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -25,6 +25,8 @@ class Option:
     validate: Callable[[str, str], Any]
     metavar: str = ""
     choices: tuple[str, ...] = ()
+    # More keywords for argparse (an optional value, a repeatable option).
+    argparse: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def dest(self) -> str:
@@ -85,6 +87,29 @@ def _flag(value: str, where: str) -> bool:
     raise pytest.UsageError(f"invalid value {value!r} for {where}: expected true or false")
 
 
+def _compare_target(value: str, where: str) -> str:
+    text = str(value).strip()
+    if not text or (text.isdigit() and int(text) < 1):
+        raise pytest.UsageError(
+            f"invalid value {value!r} for {where}: expected latest, a saved run's number "
+            "(3 or 0003) or a report file")
+    return text
+
+
+def _criteria(value: str | Sequence[str], where: str) -> tuple[Any, ...]:
+    from .baseline.criteria import EXPECTED, CriterionError, parse_criteria
+
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:  # one at a time, so that the message names the bad one
+        try:
+            if not parse_criteria(item):
+                raise CriterionError(item, EXPECTED)
+        except CriterionError as exc:
+            raise pytest.UsageError(
+                f"invalid value {exc.value!r} for {where}: {exc.reason}") from None
+    return parse_criteria(items)
+
+
 OPTIONS = (
     Option(
         "gil-scale",
@@ -139,6 +164,51 @@ OPTIONS = (
         False,
         _flag,
     ),
+    Option(
+        "gil-autosave",
+        "Save this run for later comparisons, as <machine-id>/<NNNN>_<commit>.json in the "
+        "storage directory.",
+        False,
+        _flag,
+    ),
+    Option(
+        "gil-storage",
+        "Directory of saved runs; a relative path is relative to the rootdir.",
+        ".gil",
+        _path,
+        "DIR",
+    ),
+    Option(
+        "gil-compare",
+        "Compare this run with a saved one, check by check: no value (or latest) = the "
+        "latest run saved for this machine-id, NUM = that run (3 or 0003), PATH = that report "
+        "file. Give a value after an equals sign: a separate word would be read as a test "
+        "path.",
+        None,
+        _compare_target,
+        "NUM|PATH",
+        argparse={"nargs": "?", "const": "latest"},
+    ),
+    Option(
+        "gil-compare-fail",
+        "Fail the run when a compared check breaks EXPR: verdict (its verdict changed), "
+        "verdict:decided (both decided, and they differ), or NAME:PCT%, e.g. speedup:10% "
+        "(the figure dropped by more than 10%, significantly). Repeat it or separate with "
+        "commas; only with a comparison (gil-compare).",
+        None,
+        _criteria,
+        "EXPR",
+        argparse={"action": "append"},
+    ),
+    Option(
+        "gil-compare-alpha",
+        "Significance level of the comparison with the baseline (Welch's t on the log "
+        "ratios of the rounds).",
+        0.01,
+        # As for --gil-alpha: above 0.2 the comparison flags noise.
+        _number(0, 0.2, what=" (e.g. 0.01)"),
+        "ALPHA",
+    ),
 )
 
 
@@ -154,7 +224,9 @@ def addoption(parser: pytest.Parser) -> None:
         if opt.validate is _flag:
             kwargs["action"] = "store_const"
             kwargs["const"] = "true"
-        group.addoption(f"--{opt.name}", help=help_text, **kwargs)
+        kwargs.update(opt.argparse)
+        # argparse expands %-formats in help texts (ini help is printed as is)
+        group.addoption(f"--{opt.name}", help=help_text.replace("%", "%%"), **kwargs)
         _addini(parser, opt, help_text)
 
 

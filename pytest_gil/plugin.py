@@ -28,12 +28,20 @@ from .fixtures import (
     executor_factory,
     gil_calibration,
     gil_claim,
+    gil_contention_fixture,
     process_pool,
     reset_busy_pool,
     runtime_profile_fixture,
     thread_runner,
 )
-from .markers import MARKERS, MEASURING_MARKERS, ClaimsPlugin, check_requirements
+from .markers import (
+    MARKERS,
+    MEASURING_MARKERS,
+    ClaimsPlugin,
+    MarkerError,
+    check_requirements,
+    marker_settings,
+)
 from .profile import runtime_profile
 from .session import SharedState
 
@@ -41,13 +49,17 @@ __all__ = [
     "executor_factory",
     "gil_calibration",
     "gil_claim",
+    "gil_contention_fixture",
     "process_pool",
     "runtime_profile_fixture",
     "thread_runner",
 ]
 
 MEASURING_FIXTURES = frozenset(
-    {"thread_runner", "process_pool", "executor_factory", "gil_claim", "gil_calibration"}
+    {"thread_runner", "process_pool", "executor_factory", "gil_claim", "gil_calibration",
+     # the GIL is per process, but its sampler measures in wall time: another worker's load
+     # delays it like a GIL would (and stalls the GIL's holder), so it measures alone
+     "gil_contention"}
 )
 
 DEFAULT_TIMEOUT_CHECKS = 4
@@ -81,6 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
     shared = SharedState(workerinput.get("gil_shared_dir") if workerinput else None)
     config.stash[SHARED] = shared
     config.stash[_PREVIOUS] = settings.configure(run_settings, shared.exclusive, shared.shared)
+    from .baseline.plugin import BaselinePlugin
     from .gilhooks import GilStatePlugin
     from .report.collect import ReportPlugin
 
@@ -90,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if pm.hasplugin("xdist"):
         pm.register(XdistHooks(shared), "gil-xdist")
     pm.register(ReportPlugin(config), "gil-reporting")
+    pm.register(BaselinePlugin(config), "gil-baseline")
     config.stash[_SIGTERM] = _install_sigterm_handler()
 
 
@@ -188,6 +202,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    problem = item.stash.get(_MARKER_ERROR, None)
+    if problem:
+        pytest.fail(f"pytest-gil: {problem}", pytrace=False)
     check_requirements(item)
 
 
@@ -204,12 +221,34 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     # (tryfirst), so that waiting for the lock is not counted by pytest-timeout.
     shared = item.config.stash[SHARED]
     measuring = is_measuring(item)
-    with shared.quiet(alone=measuring):
+    with shared.quiet(alone=measuring), _marker_settings(item):
         if measuring:
             with settings.exclusive():
                 yield
         else:
             yield
+
+
+_MARKER_ERROR = pytest.StashKey[str]()
+
+
+@contextlib.contextmanager
+def _marker_settings(item: pytest.Item) -> Generator[None, None, None]:
+    """``@pytest.mark.gil(...)``'s settings in force from setup to teardown; a bad marker is
+    kept for :func:`pytest_runtest_setup` to fail the test with."""
+    try:
+        own = marker_settings(item, settings.current())
+    except MarkerError as exc:
+        item.stash[_MARKER_ERROR] = str(exc)
+        own = None
+    if own is None:
+        yield
+        return
+    previous = settings.replace_current(own)
+    try:
+        yield
+    finally:
+        settings.replace_current(previous)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,6 +11,12 @@ or use :func:`override_profile` as a context manager.  An injected profile chang
 claims suite *expects*; the measurements stay real, so a GIL build run with an injected
 free-threaded profile reports the GIL claims as failing, which is how the flipped expectations
 are exercised.
+
+Where the machine cannot tell (macOS, Windows: no ``/proc``, no cgroups, no
+``os.sched_getaffinity``), each reading degrades on its own: the affinity falls back to
+``os.process_cpu_count()`` (3.13+) or ``os.cpu_count()``, the cgroup quota to ``None``, the
+runnable count to absent, and ``noise_gating`` says that rounds cannot be judged for machine
+noise (:func:`pytest_gil.noise.gating`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import noise
 from .gilstate import build_is_free_threaded, gil_enabled
 
 __all__ = [
@@ -65,6 +72,10 @@ class RuntimeProfile:
     load: dict[str, Any]
     executable: str = ""
     injected: bool = False
+    noise_gating: str = "unknown"
+    """Whether disturbed rounds can be excluded here: ``"available"``, ``"partial: …"`` or
+    ``"unavailable: …"`` (:func:`pytest_gil.noise.gating`); ``"unknown"`` only in a profile
+    read back from a report written before the field existed."""
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as plain JSON types."""
@@ -112,11 +123,14 @@ class RuntimeProfile:
         )
 
     def header_lines(self) -> list[str]:
-        """The pytest report header (one or two lines)."""
+        """The pytest report header (one or two lines).  The first line says when noise
+        gating is not fully available (it is the line shown without ``-v``)."""
         sub = self.subinterpreters or "none"
         env = f", PYTHON_GIL={self.python_gil_env}" if self.python_gil_env is not None else ""
+        gating = ("" if self.noise_gating == noise.GATING_AVAILABLE
+                  else f" · noise gating {self.noise_gating}")
         return [
-            f"gil: {self.label()}",
+            f"gil: {self.label()}{gating}",
             f"gil: switch interval {self.switch_interval * 1000:g} ms, start method "
             f"{self.default_start_method}, sub-interpreters: {sub}{env}",
         ]
@@ -127,12 +141,17 @@ class RuntimeProfile:
 
 
 def _affinity() -> int | None:
+    """The CPUs this process may use: ``os.process_cpu_count()`` (3.13+), else the affinity
+    mask (``os.sched_getaffinity``: Linux, some BSDs), else ``os.cpu_count()`` (macOS and
+    Windows before 3.13, which have no affinity call); ``None`` if nothing can tell."""
     process_cpu_count = getattr(os, "process_cpu_count", None)
     if process_cpu_count is not None:  # 3.13+: honours PYTHON_CPU_COUNT / -X cpu_count
         n = process_cpu_count()
         return int(n) if n else None
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
+    get_affinity = getattr(os, "sched_getaffinity", None)
+    if get_affinity is not None:
+        with contextlib.suppress(OSError):
+            return len(get_affinity(0)) or None
     n = os.cpu_count()
     return int(n) if n else None
 
@@ -178,17 +197,21 @@ def _own_cgroup_paths(root: Path, proc_cgroup: str | None) -> list[tuple[str, Pa
 
 
 def cgroup_cpu_limit(
-    root: Path = Path("/sys/fs/cgroup"), proc_cgroup: str | None = None
+    root: Path | None = None, proc_cgroup: str | None = None
 ) -> float | None:
-    """The tightest CPU quota (in CPUs) of our cgroup and its parents, or None if unlimited.
+    """The tightest CPU quota (in CPUs) of our cgroup and its parents, or None if unlimited
+    or where there are no cgroups (macOS, Windows).
 
     cgroup v2: ``cpu.max`` = ``"<quota> <period>"`` or ``"max <period>"``.
     cgroup v1: ``cpu.cfs_quota_us`` (-1 = unlimited) / ``cpu.cfs_period_us``.
-    ``proc_cgroup`` defaults to the text of ``/proc/self/cgroup``; both arguments exist so the
-    parsing can be tested on a fake tree.
+    ``root`` defaults to :data:`pytest_gil.noise.CGROUP_ROOT` and ``proc_cgroup`` to the text
+    of :data:`pytest_gil.noise.PROC_SELF_CGROUP` (one place for the paths); both arguments
+    exist so the parsing can be tested on a fake tree.
     """
+    if root is None:
+        root = noise.CGROUP_ROOT
     if proc_cgroup is None:
-        proc_cgroup = _read(Path("/proc/self/cgroup"))
+        proc_cgroup = _read(noise.PROC_SELF_CGROUP)
     limits: list[float] = []
     dirs = _own_cgroup_paths(root, proc_cgroup)
     if not dirs:  # no /proc/self/cgroup (macOS, Windows) or a container view: try the root
@@ -271,13 +294,14 @@ def _cores() -> tuple[int | None, int | None]:
 
 
 def _load() -> dict[str, Any]:
+    """The load averages (``os.getloadavg``: not on Windows) and the runnable count
+    (``/proc/loadavg``: Linux only); a key is absent where the system cannot tell."""
     load: dict[str, Any] = {}
     with contextlib.suppress(OSError, AttributeError):
         load["loadavg"] = [round(x, 2) for x in os.getloadavg()]
-    text = _read(Path("/proc/loadavg"))
-    if text:
-        with contextlib.suppress(IndexError, ValueError):
-            load["runnable"] = int(text.split()[3].split("/")[0])
+    runnable = noise.runnable()
+    if runnable is not None:
+        load["runnable"] = runnable
     return load
 
 
@@ -305,6 +329,7 @@ def _detect() -> RuntimeProfile:
         subinterpreters=subinterpreter_api(),
         load=_load(),
         executable=sys.executable,
+        noise_gating=noise.gating(),
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "current_settings",
     "exclusive",
     "positive_int",
+    "replace_current",
     "resolve_budget",
     "shared",
 ]
@@ -115,6 +116,15 @@ def configure(
     _current = settings
     _lock_factory = lock_factory
     _store = store or _memory_store
+    return previous
+
+
+def replace_current(settings: Settings) -> Settings:
+    """Put ``settings`` in force, keeping the run's lock and store (a test's own settings,
+    ``@pytest.mark.gil(...)``); returns the previous ones to restore."""
+    global _current
+    previous = _current
+    _current = settings
     return previous
 
 

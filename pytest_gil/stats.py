@@ -60,6 +60,17 @@ the union bound the probability of any false decision over all looks, for any st
 is at most α) and across the routes of a decision.  Defaults: ``α_confirm = 1e-3``,
 ``α_refute = 1e-4`` — a false failure must be rarer than a false pass.
 
+Thresholds: "at least X" and "at most X"
+-----------------------------------------
+A user's own bound (``assert_speedup(at_least=1.5)``, ``releases_gil(min_fraction=0.8)``) is
+a test against one threshold ``X`` instead of two hypotheses: with ``threshold=X`` every
+route's statistic is ``z_i = ln x_i − ln X`` and both actions use that same bound — "parallel"
+(the ratio is at least ``X``) is confirmed when the lower bound is above ``X`` at
+``α_confirm``, refuted when the upper bound is below ``X`` at ``α_refute``; "serialized" (at
+most ``X``) the other way round.  There is no indifference zone: a true ratio at ``X`` is
+confirmed with probability ≤ α_confirm and refuted with probability ≤ α_refute, and stays
+undecided otherwise until the budget ends.  Any ``X > 0`` is testable.
+
 Intervals for reporting are ``(value, low, high)`` on the ratio scale: the geometric mean of
 a signal's rounds with one-sided bounds at the per-look confirm level.
 """
@@ -266,8 +277,17 @@ def interval(log_values: Sequence[float] | FloatArray,
         return Interval(math.exp(mean), math.nan, math.nan, 1.0 - alpha, n)
     se = float(x.std(ddof=1)) / math.sqrt(n)
     tc = _tcrit(alpha, n - 1)
-    return Interval(math.exp(mean), math.exp(mean - tc * se), math.exp(mean + tc * se),
+    return Interval(math.exp(mean), _exp(mean - tc * se), _exp(mean + tc * se),
                     1.0 - alpha, n)
+
+
+def _exp(x: float) -> float:
+    """``e**x``, ``inf`` (or 0) past the float range: a bound from very few rounds at a small
+    α can be astronomically wide, which is a valid (useless) bound, not an error."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 def _trimmed(z: FloatArray, side: int, trim: float) -> tuple[FloatArray, FloatArray, int]:
@@ -371,7 +391,10 @@ class SequentialTest:
         alpha_refute: float = ALPHA_REFUTE,
         looks: Sequence[int] = LOOKS,
         trim: float = TRIM,
+        threshold: float | None = None,
     ) -> None:
+        if threshold is not None and not (threshold > 0 and math.isfinite(threshold)):
+            raise ValueError(f"threshold must be positive and finite, got {threshold!r}")
         if stop_on is not None and stop_on not in claims:
             raise ValueError(f"stop_on={stop_on!r} is not among claims {tuple(claims)}")
         if not (0 < alpha_confirm < 1 and 0 < alpha_refute < 1):
@@ -384,8 +407,10 @@ class SequentialTest:
             float(ideal), float(ideal))
         if not lo <= hi:
             raise ValueError(f"ideal interval must have low ≤ high, got {ideal!r}")
-        for c in claims:
-            bounds(lo, c)  # raises NotTestable
+        if threshold is None:
+            for c in claims:
+                bounds(lo, c)  # raises NotTestable
+        self.threshold = threshold
         self.ideal_lo, self.ideal_hi = lo, hi
         self.interval_ideal = isinstance(ideal, tuple)
         self.routes = routes(primary, bound)
@@ -455,15 +480,22 @@ class SequentialTest:
         harder (``K_hi`` for side +1, ``K_lo`` for side -1)."""
         return math.log(self.ideal_hi if route.side > 0 else self.ideal_lo)
 
+    def log_bound(self, route: Route) -> float:
+        """The log of the bound ``route`` tests against: ``f · ln K`` (``K``'s end as in
+        :meth:`log_ideal`), or ``ln X`` with a threshold."""
+        if self.threshold is not None:
+            return math.log(self.threshold)
+        return route.fraction * self.log_ideal(route)
+
     def bounds(self) -> dict[str, Bounds]:
         """The bounds each hypothesis is decided against: at a constant ideal, ``√K`` and
         ``K**0.75`` / ``K**0.25``; at an interval ideal, each at the end its decision uses
-        (``ideal`` is then the interval's middle)."""
+        (``ideal`` is then the interval's middle); with a threshold, the threshold."""
         out: dict[str, Bounds] = {}
         for c in self.claims:
             conf, ref = self.routes[c, "confirm"][0], self.routes[c, "refute"][0]
-            out[c] = Bounds(self.ideal, c, math.exp(conf.fraction * self.log_ideal(conf)),
-                            math.exp(ref.fraction * self.log_ideal(ref)))
+            out[c] = Bounds(self.ideal, c, math.exp(self.log_bound(conf)),
+                            math.exp(self.log_bound(ref)))
         return out
 
     def intervals(self) -> dict[str, Interval]:
@@ -472,10 +504,10 @@ class SequentialTest:
     # -- deciding -------------------------------------------------------------------------------
 
     def _route_decides(self, route: Route) -> bool:
-        k = self.log_ideal(route)
+        offset = self.log_bound(route)
         alpha = self.alpha_route(route.claim, route.action)
         for s in route.signals:
-            z = np.asarray(self._values[s], dtype=np.float64) - route.fraction * k
+            z = np.asarray(self._values[s], dtype=np.float64) - offset
             if not bool(_decides(z[np.newaxis, :], route.side, alpha, self.trim)[0]):
                 return False
         return True
@@ -556,11 +588,11 @@ class BatchResult:
         return int(np.count_nonzero(self.verdict == 0))
 
 
-def _batch_decides(values: Mapping[str, FloatArray], k: float, route: Route, n: int,
+def _batch_decides(values: Mapping[str, FloatArray], offset: float, route: Route, n: int,
                    alpha: float, trim: float) -> npt.NDArray[np.bool_]:
     out: npt.NDArray[np.bool_] | None = None
     for s in route.signals:
-        d = _decides(values[s][:, :n] - route.fraction * k, route.side, alpha, trim)
+        d = _decides(values[s][:, :n] - offset, route.side, alpha, trim)
         out = d if out is None else out & d
     assert out is not None
     return out
@@ -577,6 +609,7 @@ def sequential_batch(
     alpha_refute: float = ALPHA_REFUTE,
     looks: Sequence[int] = LOOKS,
     trim: float = TRIM,
+    threshold: float | None = None,
 ) -> BatchResult:
     """Run :class:`SequentialTest` (``stop_on=claim``) on many checks at once.
 
@@ -594,7 +627,8 @@ def sequential_batch(
     prim = tuple(primary) if primary is not None else tuple(s for s in vals if s not in bound)
     table = routes(prim, bound)
     lo, hi = (ideal if isinstance(ideal, tuple) else (ideal, ideal))
-    bounds(float(lo), claim)
+    if threshold is None:
+        bounds(float(lo), claim)
     share = 1.0 - IDEAL_ALPHA_SHARE if isinstance(ideal, tuple) else 1.0
     verdict = np.zeros(m, dtype=np.int8)
     rounds = np.full(m, looks[-1], dtype=np.int64)
@@ -608,7 +642,8 @@ def sequential_batch(
             hit = np.zeros(m, dtype=bool)
             for r in rs:
                 k = math.log(float(hi) if r.side > 0 else float(lo))
-                hit |= _batch_decides(vals, k, r, n, alpha, trim)
+                offset = math.log(threshold) if threshold is not None else r.fraction * k
+                hit |= _batch_decides(vals, offset, r, n, alpha, trim)
             reach[action] = hit
         newly_c = open_ & reach["confirm"] & ~reach["refute"]
         newly_r = open_ & reach["refute"] & ~reach["confirm"]

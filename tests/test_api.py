@@ -25,3 +25,19 @@ def test_importing_the_package_and_the_plugin_loads_no_heavy_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_gil_contention_meter_is_public() -> None:
+    from pytest_gil import contention
+
+    assert pytest_gil.gil_contention is contention.gil_contention
+    assert pytest_gil.GilContentionMeter is contention.GilContentionMeter
+    assert pytest_gil.GilContention is contention.GilContention
+    assert isinstance(pytest_gil.gil_contention(), pytest_gil.GilContentionMeter)
+
+
+def test_scaling_curves_are_public() -> None:
+    from pytest_gil.engine.curve import CurveResult, measure_curve
+
+    assert pytest_gil.measure_curve is measure_curve
+    assert pytest_gil.CurveResult is CurveResult

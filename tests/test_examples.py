@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "USING.md"
 PROJECT = REPO / "examples" / "extension_project"
 BY_RUNTIME = "test_fletcher16_threads_scale_only_without_the_gil"
+CLAIM_BY_RUNTIME = "test_fletcher16_takes_turns_claim"  # its catalogue's expectation flips
 FREE_THREADED = '{"free_threaded_build": true, "gil_enabled": false}'
 
 SNIPPET = re.compile(r"<!-- snippet: (?P<path>[^:\s]+)(?::(?P<region>[\w-]+))? -->\n"
@@ -122,8 +123,8 @@ ACCEPTABLE_SKIPS = ("undecided: ", "inconclusive: ", "not testable: ")
 
 
 # cpu_bound: the outer run treats the tests that measure in an inner session as measuring
-# tests, so under xdist they run alone (the run's quiet lock: the other worker waits) and no
-# other worker measures meanwhile (the inner sessions have locks of their own); an explicit timeout replaces the
+# tests, so under xdist they run alone (the run's quiet lock: the other worker waits; the
+# inner sessions have locks of their own); an explicit timeout replaces the
 # default one given to measuring tests, since an inner session makes many measurements.
 
 
@@ -177,9 +178,17 @@ def test_an_injected_free_threaded_profile_flips_exactly_the_runtime_dependent_t
     _copy_project(pytester)
     result = _run_injected(pytester, monkeypatch)
     outcomes = _outcomes_by_test(result)
-    others = {k: v for k, v in outcomes.items() if k != BY_RUNTIME and v in ("FAILED", "ERROR")}
-    assert not others, "only the runtime-dependent test may change:\n" + "\n".join(
+    others = {k: v for k, v in outcomes.items()
+              if k not in (BY_RUNTIME, CLAIM_BY_RUNTIME) and v in ("FAILED", "ERROR")}
+    assert not others, "only the runtime-dependent tests may change:\n" + "\n".join(
         result.outlines[-60:])
+    # The claim whose expectation flips fails too when its measurement decided (or skips,
+    # inconclusive, on a busy machine) — never passes: threads here still take turns.
+    claim = outcomes.get(CLAIM_BY_RUNTIME, "")
+    assert claim == "FAILED" or claim.startswith("SKIPPED: inconclusive"), claim
+    if claim == "FAILED":
+        result.stdout.fnmatch_lines(["*claim checksums.fletcher16-takes-turns: expected refuted"
+                                     "*measured confirmed*"])
     # On this GIL build the measurement says "serialized" whatever the profile says; with the
     # profile's expectation flipped to "scales", the test must fail and say why.  A machine too
     # busy to decide makes it inconclusive (skipped): measure that one test again.

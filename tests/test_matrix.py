@@ -100,15 +100,18 @@ def test_one_row_per_claim_and_one_column_per_runtime_in_version_order(
     assert matrix.main(sorted(str(p) for p in reports.glob("*.json"))) == 0
     out = capsys.readouterr().out
     rows = table_rows(out)
-    assert rows[0] == ["claim", "3.10", "3.12", "3.13t", "3.13t+GIL", "flips"]
+    assert rows[0] == ["claim or check", "3.10", "3.12", "3.13t", "3.13t+GIL", "flips"]
     body = {r[0]: r[1:] for r in rows[2:]}
     assert body == {
         "gil.io-threads-overlap": ["confirmed"] * 4 + [""],
         "gil.not-removed": ["confirmed", "confirmed", "refuted", "confirmed", "yes"],
         "gil.one-thread-at-a-time": ["confirmed", "confirmed", "refuted", "confirmed", "yes"],
+        # a standalone check (assert_*, measure_*) gets a row after the claims
+        "check": ["confirmed"] * 4 + [""],
     }
+    assert [r[0] for r in rows[2:]][-1] == "check"
     assert (reports / "matrix.md").read_text(encoding="utf-8").count("| gil.") == 3
-    assert "<table>" in (reports / "matrix.html").read_text(encoding="utf-8")
+    assert '<table class="heat">' in (reports / "matrix.html").read_text(encoding="utf-8")
 
 
 def test_a_directory_stands_for_its_reports_and_output_goes_where_asked(
@@ -132,7 +135,7 @@ def test_the_newest_report_of_a_runtime_wins(
     assert matrix.main([str(a), str(b)]) == 0
     captured = capsys.readouterr()
     rows = table_rows(captured.out)
-    assert rows[0] == ["claim", "3.12", "flips"]
+    assert rows[0] == ["claim or check", "3.12", "flips"]
     assert {r[1] for r in rows[2:]} == {"inconclusive"}
     assert f"ignoring {b}: same runtime (cpython-3.12-gil) as {a}, which is newer" in captured.err
 
@@ -151,7 +154,7 @@ def test_unusable_files_are_named_with_the_cause_and_skipped(
     err = capsys.readouterr().err
     assert f"skipping {truncated}: not valid JSON (truncated or corrupt?)" in err
     assert f"skipping {other}: not a pytest-gil report" in err
-    assert f"skipping {missing}: cannot read it" in err
+    assert f"skipping {missing}: no such file" in err
 
 
 def test_no_usable_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,7 +207,7 @@ def test_python_dash_m_pytest_gil_report_builds_the_matrix(reports: Path) -> Non
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "| claim | 3.10 | 3.12 | 3.13t | 3.13t+GIL | flips |" in proc.stdout
+    assert "| claim or check | 3.10 | 3.12 | 3.13t | 3.13t+GIL | flips |" in proc.stdout
     assert (reports / "matrix.html").is_file()
 
 
@@ -251,7 +254,7 @@ def pytest_addoption(parser):
     rows = table_rows(capsys.readouterr().out)
     v = sys.version_info
     assert rows[0] == [
-        "claim",
+        "claim or check",
         f"{v.major}.{v.minor} (injected)",
         f"{v.major}.{v.minor}t (injected)",
         "flips",
@@ -283,7 +286,7 @@ def test_reports_of_schema_1_and_2_are_read_alike(
     captured = capsys.readouterr()
     assert "newer than this pytest-gil reads" not in captured.err
     rows = table_rows(captured.out)
-    assert rows[0] == ["claim", "3.12", "3.13t", "flips"]
+    assert rows[0] == ["claim or check", "3.12", "3.13t", "flips"]
     assert {r[0]: r[1:] for r in rows[2:]}["gil.one-thread-at-a-time"] == [
         "confirmed", "refuted", "yes"
     ]
@@ -308,4 +311,4 @@ def test_a_newer_schema_is_read_with_a_warning(
     assert matrix.main([str(path)]) == 0
     captured = capsys.readouterr()
     assert f"{path}: schema_version 99 is newer than this pytest-gil reads (2)" in captured.err
-    assert len(table_rows(captured.out)) == 2 + len(CLAIMS)
+    assert len(table_rows(captured.out)) == 2 + len(CLAIMS) + 1  # + the standalone check

@@ -205,3 +205,97 @@ def test_reading_is_frozen() -> None:
     r = noise.reading(*pair())
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.suspect = True  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# gating: what a platform lets a round be judged on
+
+STAT = ("cpu  100 0 50 1000 0 0 0 0 0 0\n"
+        "cpu0 50 0 25 500 0 0 0 0 0 0\n"
+        "cpu1 50 0 25 500 0 0 0 0 0 0\n")
+
+
+@pytest.fixture
+def fake_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                 ) -> Callable[..., str]:
+    """A machine of two CPUs (our affinity) made of files in ``tmp_path``: ``/proc/stat``,
+    a cgroup v2 tree with or without ``cpu.stat`` and a quota; returns its gating."""
+    def build(*, proc_stat: bool = True, cpu_stat: bool = True,
+              quota: float | None = None) -> str:
+        root = tmp_path / "cgroup"
+        (root / "job").mkdir(parents=True, exist_ok=True)
+        if cpu_stat:
+            (root / "job" / "cpu.stat").write_text("nr_periods 0\nnr_throttled 0\n")
+        if quota is not None:
+            (root / "job" / "cpu.max").write_text(f"{int(quota * 100000)} 100000\n")
+        (tmp_path / "self-cgroup").write_text("0::/job\n")
+        if proc_stat:
+            (tmp_path / "stat").write_text(STAT)
+        for module, name, value in (
+            (noise, "PROC_STAT", tmp_path / "stat"),
+            (noise, "PROC_SELF_CGROUP", tmp_path / "self-cgroup"),
+            (noise, "CGROUP_ROOT", root),  # the profile's cgroup quota reads these too
+        ):
+            monkeypatch.setattr(module, name, value)
+        monkeypatch.setattr(noise, "_affinity", lambda: frozenset({0, 1}))
+        return noise.gating()
+
+    return build
+
+
+def test_gating_is_available_with_cpu_counters_and_cpu_stat(
+        fake_machine: Callable[..., str]) -> None:
+    assert fake_machine() == noise.GATING_AVAILABLE
+    # Without a quota nothing can throttle us: a missing cpu.stat is not a gap.
+    assert fake_machine(cpu_stat=False) == noise.GATING_AVAILABLE
+
+
+def test_gating_is_partial_without_proc_stat(fake_machine: Callable[..., str]) -> None:
+    assert fake_machine(proc_stat=False) == (
+        "partial: foreign CPU and steal unknown (no /proc/stat)")
+
+
+def test_gating_is_partial_under_a_quota_without_cpu_stat(
+        fake_machine: Callable[..., str]) -> None:
+    assert fake_machine(cpu_stat=False, quota=2.0) == (
+        "partial: cgroup throttling unknown under a CPU quota (no readable cpu.stat)")
+
+
+def test_gating_is_partial_under_a_quota_below_the_cpu_set(
+        fake_machine: Callable[..., str]) -> None:
+    gating = fake_machine(quota=1.0)
+    assert gating.startswith("partial: foreign CPU and steal not judged (a cgroup CPU quota")
+    s = noise.snapshot()
+    assert s.busy is None and s.throttled_periods == 0 and s.gating == gating
+
+
+def test_gating_is_unavailable_without_any_counter(fake_machine: Callable[..., str]) -> None:
+    gating = fake_machine(proc_stat=False, cpu_stat=False)
+    assert gating.startswith("unavailable: no CPU counters")
+    before, after = noise.snapshot(), noise.snapshot()
+    r = noise.reading(before, after, serial_cpu_ratio=0.1)
+    assert not r.suspect and r.gating == gating and r.to_dict()["gating"] == gating
+
+
+def test_a_reading_of_unstamped_snapshots_derives_its_gating() -> None:
+    assert noise.reading(*pair()).gating == noise.GATING_AVAILABLE
+    only_cgroup = (snap(0.0, 0.0, busy=None, throttled=0),
+                   snap(1.0, 1.0, busy=None, throttled=0))
+    assert noise.reading(*only_cgroup).gating.startswith("partial: foreign CPU and steal")
+    nothing = (snap(0.0, 0.0, busy=None), snap(1.0, 1.0, busy=None))
+    assert noise.reading(*nothing).gating.startswith("unavailable:")
+
+
+def test_the_gating_of_this_machine_matches_its_files() -> None:
+    gating = noise.gating()
+    if Path("/proc/stat").exists():
+        assert not gating.startswith("unavailable"), gating
+    else:
+        assert gating.startswith("unavailable"), gating
+
+
+def test_runnable_reads_the_fourth_field_of_loadavg(tmp_path: Path) -> None:
+    f = tmp_path / "loadavg"
+    f.write_text("0.50 0.40 0.30 3/812 12345\n")
+    assert noise.runnable(f) == 3
+    assert noise.runnable(tmp_path / "missing") is None

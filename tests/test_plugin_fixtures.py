@@ -38,7 +38,7 @@ def test_fixtures_lists_every_fixture_with_its_scope(pytester: pytest.Pytester) 
             "executor_factory -- *fixtures.py:*",
             "gil_claim -- *fixtures.py:*",
             "runtime_profile [[]session scope] -- *fixtures.py:*",
-            "gil_calibration [[]session scope] -- *fixtures.py:*",
+            "gil_calibration -- *fixtures.py:*",
             "process_pool [[]session scope] -- *fixtures.py:*",
             "*Run callables in N threads released together by a barrier*",
             "*A warm process pool for the session, one worker per usable CPU*",

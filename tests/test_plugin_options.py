@@ -147,6 +147,10 @@ POLICY = "choose from skip, xfail, fail, pass"
 METHODS = "start methods available on this platform are " + ", ".join(START_METHODS)
 DIRECTORY = "expected a directory"
 FLAG = "expected true or false"
+COMPARE = "expected latest, a saved run's number (3 or 0003) or a report file"
+CRITERIA = "expected verdict, verdict:decided or NAME:PCT% (e.g. speedup:10%)"
+PERCENT = "the percentage must be above 0 and below 100"
+COMPARE_ALPHA = "expected a number in (0, 0.2] (e.g. 0.01)"
 
 BAD = [
     ("gil-scale", "0", SCALE),
@@ -169,6 +173,14 @@ BAD = [
     ("gil-start-method", "Spawn", METHODS),
     ("gil-report", "  ", DIRECTORY),
     ("gil-allow-gil-reenabled", "perhaps", FLAG),
+    ("gil-autosave", "perhaps", FLAG),
+    ("gil-storage", "  ", DIRECTORY),
+    ("gil-compare", "0", COMPARE),
+    ("gil-compare", " ", COMPARE),
+    ("gil-compare-fail", "fast:10", CRITERIA),
+    ("gil-compare-fail", "speedup:0%", PERCENT),
+    ("gil-compare-alpha", "0.5", COMPARE_ALPHA),
+    ("gil-compare-alpha", "0", COMPARE_ALPHA),
 ]
 
 
@@ -407,6 +419,11 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
             "  --gil-inconclusive={skip,xfail,fail,pass}",
             "  --gil-start-method=METHOD",
             "  --gil-allow-gil-reenabled",
+            "  --gil-autosave *",
+            "  --gil-storage=DIR *",
+            "  --gil-compare=[[]NUM|PATH]",
+            "  --gil-compare-fail=EXPR",
+            "  --gil-compare-alpha=ALPHA",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -421,6 +438,11 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
             "  gil_inconclusive (*",
             "  gil_start_method (*",
             "  gil_allow_gil_reenabled (*",
+            "  gil_autosave (*",
+            "  gil_storage (*",
+            "  gil_compare (*",
+            "  gil_compare_fail (*",
+            "  gil_compare_alpha (*",
         ]
     )
     text = " ".join(result.stdout.str().split())  # undo the wrapping
@@ -432,6 +454,12 @@ def test_help_shows_the_gil_group_every_option_its_default_and_its_ini_twin(
         ("--gil-inconclusive={skip,xfail,fail,pass} What an inconclusive", "'skip'"),
         ("--gil-start-method=METHOD multiprocessing start method", "None"),
         ("--gil-allow-gil-reenabled Measure anyway after an import", "False"),
+        ("--gil-autosave Save this run for later comparisons", "False"),
+        ("--gil-storage=DIR Directory of saved runs", "'.gil'"),
+        ("--gil-compare=[NUM|PATH] Compare this run with a saved one", "None"),
+        ("--gil-compare-fail=EXPR Fail the run when a compared check breaks EXPR: verdict",
+         "None"),
+        ("--gil-compare-alpha=ALPHA Significance level of the comparison", "0.01"),
     ]:
         assert option in text
         tail = text[text.index(option) :]

@@ -292,6 +292,50 @@ def test_the_header_has_two_lines_and_mentions_python_gil_when_set() -> None:
     )
 
 
+def test_the_header_says_when_noise_gating_is_not_available() -> None:
+    available = make(noise_gating="available")
+    assert available.header_lines()[0] == f"gil: {available.label()}"
+    partial = make(noise_gating="partial: foreign CPU and steal unknown (no /proc/stat)")
+    assert partial.header_lines()[0] == (
+        f"gil: {partial.label()} · noise gating partial: foreign CPU and steal unknown "
+        "(no /proc/stat)")
+
+
+def test_the_profile_records_the_noise_gating_of_this_machine() -> None:
+    from pytest_gil import noise
+
+    d = runtime_profile().to_dict()
+    assert d["noise_gating"] == noise.gating()
+    old_report = {k: v for k, v in d.items() if k != "noise_gating"}
+    assert RuntimeProfile.from_dict(old_report).noise_gating == "unknown"
+
+
+def test_the_affinity_falls_back_where_the_system_has_no_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert profile._affinity() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert profile._affinity() is None
+    assert profile.usable_cpus(None, None) >= 1
+
+
+def test_an_affinity_call_that_fails_falls_back_to_the_cpu_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    def refuse(pid: int) -> set[int]:
+        raise OSError("not permitted")
+
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", refuse, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert profile._affinity() == 3
+
+
 # --------------------------------------------------------------------------------------------
 # injection
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from pytest_gil.engine.check import Check, Figure
-from pytest_gil.report.format import check_figure, key_figure, record_statement, record_title
+from pytest_gil.report.curve import curve_panels
+from pytest_gil.report.format import (
+    check_figure,
+    format_figure,
+    key_figure,
+    record_statement,
+    record_title,
+)
 from pytest_gil.report.html import render_html
 from pytest_gil.report.markdown import render_markdown
-from pytest_gil.report.plots import draw_plots, has_plot_data
+from pytest_gil.report.reading import check_rows
 from pytest_gil.report.terminal import format_summary
 
 
@@ -160,15 +165,16 @@ def test_the_page_shows_every_figure_of_every_check() -> None:
     assert "release (releases)" in page  # kind (hypothesis tested)
 
 
-def test_the_plots_read_speedup_and_parallelism_from_figures() -> None:
-    pytest.importorskip("matplotlib")
+def test_the_charts_read_speedup_and_parallelism_from_figures() -> None:
     results = [claim_record(*(scaling(w, ex, min(w, 2) * 0.9) for ex in ("thread", "process")
                               for w in (1, 2, 4))),
                standalone(parallelism()), standalone(release())]
-    assert has_plot_data(results)
-    plots = draw_plots(results, {"usable_cpus": 2})
-    assert [p.error for p in plots] == ["", ""]
-    assert [p.title for p in plots] == ["gil.one-thread-at-a-time",
-                                        "P (CPU time / wall time) per check"]
-    assert all(p.png_base64 for p in plots)
-    assert not has_plot_data([standalone(release())])
+    panels = curve_panels(results, 2)
+    assert len(panels) == 2  # one curve per executor measured at several worker counts
+    assert all("speedup against workers" in p for p in panels), panels[0][:3000]
+    assert "<title>4 workers: 1.80× [1.67, 1.91] (beyond the usable CPUs)</title>" in panels[0]
+    assert "<title>1 worker: 0.90× [0.84, 0.95]</title>" in panels[0]
+    rows = check_rows(results)
+    assert [format_figure(r.figure) for r in rows[-2:]] == [
+        "parallelism 1.90 CPUs [1.80, 2.00]", "probe rate beside fn 0.97 × solo [0.90, 1.02]"]
+    assert curve_panels([standalone(release())], 2) == []

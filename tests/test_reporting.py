@@ -219,6 +219,30 @@ def test_the_summary_fits_80_columns_with_long_ids_and_figures(gil: pytest.Pytes
     )
 
 
+NOISY = """
+from gilrec import claim, scaling_check
+
+def test_noisy():
+    check = scaling_check("process", 2, 1.6, 1.6, rounds=8, verdict="inconclusive")
+    check["stop"] = "noisy"
+    for row in check["raw"][1:6]:
+        row.update(suspect=True, excluded="noise: foreign load 1.00 CPU > 0.25")
+        row["noise"]["flags"] = ["foreign"]
+    claim("gil.processes-for-cpu", verdict="inconclusive", expected="confirmed",
+          checks=[check])
+"""
+
+
+def test_an_undecided_row_is_followed_by_why(gil: pytest.Pytester) -> None:
+    gil.makepyfile(test_noisy=NOISY)
+    result = run(gil)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "gil.processes-for-cpu*inconclusive*speedup 1.02x [[]0.95, 1.08]*8",
+        "    why: machine noisy: 5 of 7 rounds disturbed (foreign load x5)",
+    ], consecutive=True)
+
+
 def test_format_summary_truncates_to_the_width_it_is_given() -> None:
     doc = {
         "runtime": {"implementation": "CPython", "version": "3.13.0", "usable_cpus": 2},
@@ -383,6 +407,38 @@ def test_to_plain_converts_what_the_engine_may_hand_over() -> None:
     )
     assert type(collect.to_plain(Color.RED)) is int
     assert collect.to_plain(b"\xff") == "\ufffd"
+
+
+CAPACITY = """
+import pytest
+from pytest_gil import records
+from gilrec import claim
+
+@pytest.mark.parametrize("at", [100.0, 200.0, 300.0])
+def test_capacity(at):
+    k = at / 100
+    records.add_calibration("capacity 2 workers", {
+        "workers": 2, "value": k, "low": k - 0.1, "high": k + 0.1, "alpha": 1e-5,
+        "windows": 24, "measured_at": at})
+    claim(f"c.{int(at)}")
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+def test_the_most_recent_capacity_reaches_the_document_and_the_header(
+    gil: pytest.Pytester, xdist: list[str]
+) -> None:
+    if xdist:
+        pytest.importorskip("xdist")
+    gil.makepyfile(test_capacity=CAPACITY)
+    result = run(gil, "--gil-report", "out", *xdist)
+    result.assert_outcomes(passed=3)
+    doc = load(only_report(gil.path / "out"))
+    assert list(doc["capacity"]) == ["2"]
+    assert doc["capacity"]["2"]["value"] == 3.0
+    assert doc["capacity"]["2"]["process"] in ({"main"} if not xdist else {"gw0", "gw1"})
+    header = summary_lines(result)[1:4]
+    assert any("delivered capacity 3.00x [2.90, 3.10] for 2 workers" in ln for ln in header)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,14 +687,15 @@ def test_hostile_test_ids_and_texts_are_escaped(gil: pytest.Pytester) -> None:
     assert "<script" not in page.lower()
     assert "<img src=x" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &quot;q&quot; &amp; &lt;img" in page
-    assert 'src="data:image/png;base64,' in page or "matplotlib is not available" in page
+    assert '<svg class="chart"' in page  # the charts are drawn, their titles escaped too
+    assert "<title>&lt;script&gt;" in page
     md = only_report(out, ".md").read_text(encoding="utf-8")
     assert "<script" not in md and "&lt;script&gt;" in md
     assert "\\|" not in md or md.count("|") > 0
     assert load(only_report(out))["results"][0]["nodeid"].endswith("onerror=alert(1)> $x$]")
 
 
-def test_the_page_is_built_without_matplotlib(gil: pytest.Pytester) -> None:
+def test_the_page_is_written_without_matplotlib(gil: pytest.Pytester) -> None:
     gil.makeconftest(
         CONFTEST
         + """
@@ -650,8 +707,10 @@ sys.modules["matplotlib"] = None  # import blocker: `import matplotlib` raises I
     result = run(gil, "--gil-report", "out")
     result.assert_outcomes(passed=3)
     page = only_report(gil.path / "out", ".html").read_text(encoding="utf-8")
-    assert "matplotlib is not available" in page
-    assert "<img" not in page
+    assert "<svg" not in page and "<img" not in page
+    assert page.count("Charts need matplotlib: <code>pip install 'pytest-gil[report]'</code>") == 1
+    assert page.count('<figure class="panel"') == 2  # the evidence of both checks, in words
+    assert page.count('class="detail chart-alt"') == 3  # the overview's and the panels' text
     assert "gil.one-thread-at-a-time" in page and "speedup 1.02× [0.95, 1.08]" in page
     assert "raw rounds" in page  # the numbers are still there, in tables
 
@@ -703,20 +762,26 @@ def _plot_page() -> dict[str, Any]:
     }
 
 
-def test_the_page_embeds_its_plots_and_makes_no_external_request() -> None:
-    pytest.importorskip("matplotlib")
+def test_the_page_draws_inline_charts_and_makes_no_external_request() -> None:
+    pytest.importorskip("matplotlib", reason="the charts need the report extra")
     page = render_html(_plot_page())
-    assert page.count('<img alt="') == 3  # speedup, latency, P overview
-    assert "Could not draw" not in page
+    assert page.count('<figure class="panel"') == 3  # thread and process curves, latency
+    assert page.count('<table class="forest">') == 1  # the overview's rows in words
+    charts = re.findall(r'<svg class="chart" role="img" [^>]*>(.{0,7})', page)
+    assert len(charts) == page.count("<svg") == 1 + 3  # the overview, 3 panels
+    assert set(charts) == {"<title>"}  # every chart has its text alternative
+    assert page.count("<desc>") == len(charts)
+    assert "xmlns" not in page and "<?xml" not in page and "DOCTYPE svg" not in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "http://" not in page and "https://" not in page
     assert "default-src 'none'" in page
+    assert "<script" not in page
 
 
-def test_plots_are_skipped_when_matplotlib_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    page = render_html(_plot_page())
-    assert "matplotlib is not available" in page and "<img" not in page
+def test_charts_can_be_left_out() -> None:
+    page = render_html(_plot_page(), plots=False)
+    assert "<svg" not in page and "Charts were not requested" in page
+    assert "gil.io-latency-under-cpu-load" in page
 
 
 def test_the_real_plugin_writes_reports_to_the_ini_directory(gil: pytest.Pytester) -> None:

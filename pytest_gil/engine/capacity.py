@@ -40,6 +40,8 @@ __all__ = [
     "CHUNK",
     "LEAD",
     "MAX_AGE",
+    "MIN_WINDOWS",
+    "RETRY_AFTER",
     "WINDOW",
     "WINDOWS",
     "CapacityEstimate",
@@ -56,6 +58,15 @@ WINDOWS = 24
 """Pairs of windows per estimate (≈ 2 s): with a per-pair log-sd of ≈ 0.15 the interval at
 the level the tests need (:func:`pytest_gil.stats.ideal_alpha`, 1e-5: t ≈ 5.4 at 23 degrees of
 freedom) spans about ±17%."""
+
+RETRY_AFTER = 30.0
+"""Seconds after which an estimate that found the machine too busy is measured again (an
+estimate that succeeded is kept for :data:`MAX_AGE`)."""
+
+MIN_WINDOWS = WINDOWS // 2
+"""Clean pairs an estimate needs: with fewer (a machine busy for most of the ≈ 2 s), the
+interval at 1e-5 is too wide to bound anything, and the estimate says the machine was too
+busy instead of giving a figure."""
 
 LEAD = 0.003
 """Seconds between submitting the spinners and their common start: a worker receives its
@@ -102,12 +113,22 @@ class CapacityEstimate:
     seconds: float
     disturbed: int = 0
 
+    @property
+    def measured(self) -> bool:
+        """Whether enough undisturbed windows were measured (:data:`MIN_WINDOWS`)."""
+        return self.windows >= MIN_WINDOWS and math.isfinite(self.low)
+
     def format(self) -> str:
+        if not self.measured:
+            return (f"no estimate for {self.workers} workers: the machine was too busy "
+                    f"({self.disturbed} of {self.windows + self.disturbed} window pairs "
+                    "disturbed by foreign load)")
         return (f"{self.value:.2f}× [{self.low:.2f}, {self.high:.2f}] for {self.workers} "
                 "workers")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v)
+        # 6 significant digits: a level such as α = 1e-5 must not round to 0.
+        return {k: (float(f"{v:.6g}") if isinstance(v, float) and k != "measured_at" else v)
                 for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
@@ -171,7 +192,8 @@ def measure_capacity(workers: int, *, windows: int = WINDOWS, window: float = WI
             terminate_executor(pool, wait=False)
     iv = stats.interval(logs, level)
     sd = statistics.stdev(logs) if len(logs) > 1 else math.nan
-    return CapacityEstimate(workers, iv.value, iv.low, iv.high, level, len(logs), window, sd,
+    low, high = (iv.low, iv.high) if len(logs) >= MIN_WINDOWS else (math.nan, math.nan)
+    return CapacityEstimate(workers, iv.value, low, high, level, len(logs), window, sd,
                             time.time(), time.perf_counter() - t0, disturbed)
 
 
@@ -191,8 +213,13 @@ def delivered_capacity(workers: int) -> CapacityEstimate:
     report."""
     from .. import records
 
-    data = settings.shared(f"capacity-{workers}-{_cpu_set()}",
-                           lambda: measure_capacity(workers).to_dict(), max_age=MAX_AGE)
+    name = f"capacity-{workers}-{_cpu_set()}"
+    data = settings.shared(name, lambda: measure_capacity(workers).to_dict(), max_age=MAX_AGE)
     est = CapacityEstimate.from_dict(data)
+    if not est.measured and time.time() - est.measured_at > RETRY_AFTER:
+        # A machine too busy a while ago may be quiet now: measure again (not every check).
+        data = settings.shared(name, lambda: measure_capacity(workers).to_dict(),
+                               max_age=RETRY_AFTER)
+        est = CapacityEstimate.from_dict(data)
     records.add_calibration(f"capacity {workers} workers", est.to_dict())
     return est

@@ -85,6 +85,7 @@ _ASSERTS = {
     "scaling": "assert_scales / assert_no_speedup / assert_speedup",
     "overlap": "assert_overlaps",
     "release": "assert_releases_gil / assert_holds_gil",
+    "curve": "its .verdict, .points and .amdahl",
 }
 
 
@@ -300,9 +301,14 @@ def record_check(check: Check, hypothesis: str | None = None) -> None:
     matched by the check's ``uid``."""
     from .. import records
 
+    records.add(check_record(check, hypothesis))
+
+
+def check_record(check: Check, hypothesis: str | None = None) -> dict[str, Any]:
+    """The standalone check RECORD of ``check`` (``docs/REPORT_SCHEMA.md``): its verdict on
+    ``hypothesis`` (default: its own), key figure, detail line and the CHECK itself."""
     hyp = hypothesis or check.hypothesis
     fig = check.figure
-    records.add({"claim": None, "check": hyp, "verdict": str(check.verdicts.get(hyp)),
-                 "figure": fig.to_dict() if fig is not None else None,
-                 "detail": check.detail(hyp), "checks": [check.to_dict()],
-                 "check_id": check.uid})
+    return {"claim": None, "check": hyp, "verdict": str(check.verdicts.get(hyp, check.verdict)),
+            "figure": fig.to_dict() if fig is not None else None,
+            "detail": check.detail(hyp), "checks": [check.to_dict()], "check_id": check.uid}

@@ -89,6 +89,8 @@ class GilReleaseResult(Check):
         fn = self.setup.get("fn", "fn")
         head = {True: f"{fn} releases the GIL", False: f"{fn} holds the GIL",
                 None: f"{fn}: undecided whether it releases the GIL"}[self.releases]
+        if self.hypothesis != "releases" or "releases" not in self.verdicts:
+            head = f"{self.label}: {self.verdict}"
         lines = [head]
         ratio, fraction = self.ratio, self.released_fraction
         if ratio is not None and fraction is not None:
@@ -149,7 +151,9 @@ class _Probe:
 class ReleaseDesign(Design):
     """One round: a solo window of the probe and a window beside ``fn`` calls."""
 
-    def __init__(self, call: Callable[[], Any], k: int, window: float, label: str) -> None:
+    def __init__(self, call: Callable[[], Any], k: int, window: float, label: str,
+                 threshold: tuple[str, float] | None = None) -> None:
+        self.threshold = threshold  # ("parallel" | "serialized", 1 + fraction) or None
         self.call = call
         self.k = k
         self.window = window
@@ -158,6 +162,9 @@ class ReleaseDesign(Design):
         self.probe = _Probe()
 
     def sequential_test(self) -> SequentialTest:
+        if self.threshold is not None:
+            claim, x = self.threshold
+            return make_test(x, ("release",), claim, threshold=x, claims=(claim,))
         return make_test(2.0, ("release",), None)
 
     def _measured(self, run: Callable[[], None]) -> tuple[float, float | None, float]:
@@ -223,13 +230,17 @@ def _solo_calls(call: Callable[[], Any]) -> tuple[float, float, bool]:
 
 
 def _measure(call: Callable[[], Any], name: str, budget: float | None,
-             prof: RuntimeProfile) -> GilReleaseResult:
-    label = f"{name} releases the GIL"
-    base: dict[str, Any] = {"kind": "release", "label": label, "hypothesis": "releases",
+             prof: RuntimeProfile, threshold: tuple[str, float] | None = None
+             ) -> GilReleaseResult:
+    holds = threshold is not None and threshold[0] == "serialized"
+    label = _label(name, threshold)
+    base: dict[str, Any] = {"kind": "release", "label": label,
+                            "hypothesis": "holds" if holds else "releases",
                             "runtime": prof.label()}
     if not gil_enabled():
         return _result(not_testable(
-            **base, hypotheses=("releases",), setup={"executor": "thread", "workers": 2},
+            **base, hypotheses=("releases", "holds"),
+            setup={"executor": "thread", "workers": 2},
             reason="the GIL is disabled (free-threaded build): no thread can hold it, so "
                    "there is nothing to release — threads run in parallel regardless"))
     with settings.exclusive():
@@ -239,11 +250,11 @@ def _measure(call: Callable[[], Any], name: str, budget: float | None,
                  "call_seconds": call_s, "fn_cpu_ratio": round(cpu_ratio, 4)}
         if prof.usable_cpus < 2 and computes:
             return _result(not_testable(
-                **base, hypotheses=("releases",), setup=setup,
+                **base, hypotheses=("releases", "holds"), setup=setup,
                 reason=f"only {prof.usable_cpus} usable CPU and {name} computes (CPU/wall "
                        f"{cpu_ratio:.2f}): C code that releases the GIL and the probe would "
                        "share one core, which looks the same as holding the GIL"))
-        design = ReleaseDesign(call, k, k * call_s, label)
+        design = ReleaseDesign(call, k, k * call_s, label, threshold)
         from .. import stats  # noqa: F401  (imported before the probe competes for the GIL)
 
         design.probe.start()
@@ -252,29 +263,55 @@ def _measure(call: Callable[[], Any], name: str, budget: float | None,
         finally:
             design.probe.stop()
     v = run.verdicts()
-    releases = _release_verdict(v)
-    check = from_run(run, kind="release", label=label, hypothesis="releases",
+    verdicts = _release_verdicts(v, threshold)
+    check = from_run(run, kind="release", label=label, hypothesis=base["hypothesis"],
                      names={"release": ("probe rate beside fn", "× solo")}, key="release",
                      setup=setup, what=f"a Python thread beside {name}", runtime=prof.label())
     scaled = check.figures.get("release")
     figures = {} if scaled is None else {"release": Figure(
         "probe rate beside fn", scaled.value / 2, scaled.low / 2, scaled.high / 2, "× solo",
         scaled.n)}
-    bounds = {"releases": {"ideal": 2.0, "confirm": round(math.sqrt(2) / 2, 4),
-                           "refute": round(2 ** 0.25 / 2, 4)}}
-    fields = {**check.fields(), "verdicts": {"releases": releases, **v}, "figures": figures,
+    if threshold is None:
+        bounds = {"releases": {"ideal": 2.0, "confirm": round(math.sqrt(2) / 2, 4),
+                               "refute": round(2 ** 0.25 / 2, 4)}}
+        bounds["holds"] = {"ideal": 2.0, "confirm": round(math.sqrt(2) / 2, 4),
+                           "refute": round(2 ** 0.75 / 2, 4)}
+    else:  # the probe-rate ratio at the threshold: R = (1 + f) / 2
+        edge = round(threshold[1] / 2, 4)
+        bounds = {base["hypothesis"]: {"ideal": 2.0, "confirm": edge, "refute": edge}}
+    fields = {**check.fields(), "verdicts": {**verdicts, **v}, "figures": figures,
               "bounds": bounds, "ideal": 2.0}
     return _result(Check(**fields))
 
 
-def _release_verdict(v: Mapping[str, str]) -> str:
-    """"releases" from the test of ``2R`` at ideal 2: "parallel" (≈ 2) confirmed or
-    "serialized" (≈ 1) refuted → confirmed; the opposite → refuted."""
+def _label(name: str, threshold: tuple[str, float] | None) -> str:
+    if threshold is None:
+        return f"{name} and the GIL"
+    fraction = threshold[1] - 1
+    if threshold[0] == "parallel":
+        return f"{name} releases the GIL ≥ {fraction:.0%} of its time"
+    return f"{name} releases the GIL ≤ {fraction:.0%} of its time"
+
+
+_FLIP = {"confirmed": "refuted", "refuted": "confirmed"}
+
+
+def _release_verdicts(v: Mapping[str, str], threshold: tuple[str, float] | None
+                      ) -> dict[str, str]:
+    """``"releases"`` and ``"holds"`` from the test of ``2R``.  Without a threshold (ideal 2):
+    "parallel" (≈ 2) confirmed or "serialized" (≈ 1) refuted → releases; the opposite →
+    holds.  With one, the single side tested is the answer (``min_fraction``: releases;
+    ``max_fraction``: holds)."""
+    if threshold is not None:
+        claim = threshold[0]
+        return {"releases" if claim == "parallel" else "holds": v[claim]}
     if v["parallel"] == "confirmed" or v["serialized"] == "refuted":
-        return "confirmed"
-    if v["serialized"] == "confirmed" or v["parallel"] == "refuted":
-        return "refuted"
-    return "inconclusive"
+        releases = "confirmed"
+    elif v["serialized"] == "confirmed" or v["parallel"] == "refuted":
+        releases = "refuted"
+    else:
+        releases = "inconclusive"
+    return {"releases": releases, "holds": _FLIP.get(releases, releases)}
 
 
 def _result(check: Check) -> GilReleaseResult:
@@ -289,13 +326,19 @@ def releases_gil(
     *fn_args: Any,
     args: Sequence[Any] | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    min_fraction: float | None = None,
+    max_fraction: float | None = None,
     budget: float | None = None,
     profile: RuntimeProfile | None = None,
 ) -> GilReleaseResult:
     """Does ``fn(*args, **kwargs)`` run with the GIL released?  (See the module doc.)
 
     The verdict of ``"releases"`` is *confirmed* when a Python thread beside ``fn`` kept
-    confidently more than ``√2/2 ≈ 0.71`` of its solo rate, *refuted* when confidently less.
+    confidently more than ``√2/2 ≈ 0.71`` of its solo rate (a released fraction above ≈ 0.41),
+    *refuted* when confidently less; ``"holds"`` is its mirror.  With ``min_fraction=f``,
+    ``"releases"`` means "the released fraction is at least ``f``" (confirmed when its lower
+    bound is above ``f``, refuted when its upper bound is below); with ``max_fraction=f``,
+    ``"holds"`` means "at most ``f``" (one of the two, ``0 < f < 1``).
     It is *not-testable* when the GIL is disabled (a free-threaded build: there is no GIL to
     release) or when only one CPU is usable and ``fn`` computes (releasing C code and the
     probe would share one core); *inconclusive* when too many rounds were disturbed or the
@@ -308,6 +351,7 @@ def releases_gil(
         raise TypeError(f"fn must be callable, got {fn!r}")
     if fn_args and args is not None:
         raise TypeError("give the function's arguments positionally or as args=(...), not both")
+    threshold = _fraction_threshold(min_fraction, max_fraction)
     a = tuple(fn_args) if args is None else tuple(args)
     kw = dict(kwargs or {})
 
@@ -315,4 +359,21 @@ def releases_gil(
         return fn(*a, **kw)
 
     prof = profile if profile is not None else runtime_profile()
-    return _measure(call, fn_name(fn), budget, prof)
+    return _measure(call, fn_name(fn), budget, prof, threshold)
+
+
+def _fraction_threshold(min_fraction: float | None, max_fraction: float | None
+                        ) -> tuple[str, float] | None:
+    """The sequential test's side and threshold on ``2R = 1 + f`` for a fraction bound."""
+    if min_fraction is not None and max_fraction is not None:
+        raise TypeError("give min_fraction= or max_fraction=, not both")
+    for name, value, claim in (("min_fraction", min_fraction, "parallel"),
+                               ("max_fraction", max_fraction, "serialized")):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                0 < value < 1):
+            raise ValueError(f"{name} must be a number between 0 and 1 (exclusive), got "
+                             f"{value!r}")
+        return claim, 1.0 + float(value)
+    return None

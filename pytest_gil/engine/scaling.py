@@ -159,8 +159,9 @@ class ScalingDesign(Design):
     def __init__(self, calls: Sequence[Call], *, executor: str, workers: int,
                  pool: cf.Executor | None, ideal: float | tuple[float, float],
                  hypothesis: str | None, cpu_bound: bool | None, waiting: bool,
-                 label: str) -> None:
+                 label: str, threshold: float | None = None) -> None:
         self.calls = list(calls)
+        self.threshold = threshold  # decide "at least / at most X" (stats module doc)
         self.executor = executor
         self.workers = workers
         self.pool = pool
@@ -226,10 +227,13 @@ class ScalingDesign(Design):
                      gil_enabled=par.gil_enabled_after, gil_changed=len(states) > 1)
 
     def sequential_test(self) -> SequentialTest:
+        claims = None if self.threshold is None or self.hypothesis is None else (
+            self.hypothesis,)
         if self.cpu_bound:
             return make_test(self.ideal, ("speedup",), self.hypothesis, bound=("cpu_speedup",),
-                             report=("parallelism",))
-        return make_test(self.ideal, ("speedup",), self.hypothesis)
+                             report=("parallelism",), threshold=self.threshold, claims=claims)
+        return make_test(self.ideal, ("speedup",), self.hypothesis, threshold=self.threshold,
+                         claims=claims)
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -238,15 +242,19 @@ class ScalingDesign(Design):
 
 def make_test(ideal: float | tuple[float, float], primary: Sequence[str],
               stop_on: str | None, *, bound: Sequence[str] = (),
-              report: Sequence[str] = ()) -> SequentialTest:
-    """A :class:`~pytest_gil.stats.SequentialTest` with the run's α."""
+              report: Sequence[str] = (), threshold: float | None = None,
+              claims: Sequence[str] | None = None) -> SequentialTest:
+    """A :class:`~pytest_gil.stats.SequentialTest` with the run's α (``threshold``: test
+    against that one bound, :mod:`pytest_gil.stats`)."""
     from .. import stats
 
     s = settings.current()
     return stats.SequentialTest(ideal, primary=tuple(primary), bound=tuple(bound),
-                                report=tuple(report), claims=stats.CLAIMS,
+                                report=tuple(report),
+                                claims=tuple(claims) if claims else stats.CLAIMS,  # type: ignore[arg-type]
                                 stop_on=stop_on,  # type: ignore[arg-type]
-                                alpha_confirm=s.alpha_confirm, alpha_refute=s.alpha_refute)
+                                alpha_confirm=s.alpha_confirm, alpha_refute=s.alpha_refute,
+                                threshold=threshold)
 
 
 @contextlib.contextmanager
@@ -298,6 +306,8 @@ def capacity_ideal(n: int) -> tuple[tuple[float, float] | None, str, dict[str, A
 
     est = delivered_capacity(n)
     info = {"capacity": est.to_dict()}
+    if not est.measured:
+        return None, f"capacity of the machine: {est.format()}", info
     if not est.low > 1:
         return None, (f"the machine delivers {est.format()} (of {n} usable CPUs): not "
                       "confidently more than one CPU's work in parallel, so 'parallel' "
@@ -308,13 +318,20 @@ def capacity_ideal(n: int) -> tuple[tuple[float, float] | None, str, dict[str, A
 def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, executor: str,
              workers: int, pool: cf.Executor | None, hypothesis: str | None,
              label: str | None, cpu_bound: bool | None, budget: float | None,
-             profile: RuntimeProfile | None, ideal: float | None) -> ScalingResult:
+             profile: RuntimeProfile | None, ideal: float | None,
+             threshold: tuple[str, float] | None = None, record: bool = True
+             ) -> ScalingResult:
+    """Measure and decide; ``threshold=("at-least" | "at-most", X)`` decides the speedup
+    against ``X`` instead of "serialized"/"parallel" (:func:`assert_speedup`); ``record=False``
+    returns the check without recording it (a point of :func:`~pytest_gil.measure_curve`)."""
     from ..profile import runtime_profile
 
     prof = profile if profile is not None else runtime_profile()
     tasks = len(calls)
     name = fn_name(fn)
-    label = label or f"{name} in {worker_noun(executor, workers)}"
+    label = label or f"{name} in {worker_noun(executor, workers)}" + (
+        "" if threshold is None else
+        f": speedup {threshold[0].replace('-', ' ')} {threshold[1]:g}x")
     waits = waiting or cpu_bound is False
     nominal = ideal_speedup(workers, tasks, prof.usable_cpus, cpu_bound=not waits)
     setup: dict[str, Any] = {"executor": executor, "workers": workers, "tasks": tasks,
@@ -324,13 +341,22 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     kind = "overlap" if waiting else "scaling"
     hyp = "overlaps" if waiting else (hypothesis or "parallel")
 
+    def done(result: ScalingResult) -> ScalingResult:
+        return _record(result) if record else result
+
     def skip(why: str) -> ScalingResult:
-        return _record(_as_result(not_testable(
+        return done(_as_result(not_testable(
             kind=kind, label=label, hypothesis=hyp, reason=why, setup=setup,
             ideal=ideal if ideal is not None else nominal, what=what, runtime=prof.label())))
 
-    why = _not_testable_reason(executor, nominal if ideal is None else ideal, workers, tasks,
-                               prof, pool)
+    if threshold is not None:
+        hyp, names = threshold[0], {THRESHOLD_CLAIMS[threshold[0]]: threshold[0]}
+        hypothesis = THRESHOLD_CLAIMS[threshold[0]]
+        why = _threshold_not_testable(threshold, nominal, prof)
+    else:
+        names = {"parallel": "overlaps"} if waiting else {}
+        why = _not_testable_reason(executor, nominal if ideal is None else ideal, workers,
+                                   tasks, prof, pool)
     if why:
         return skip(why)
     budget_s = settings.resolve_budget(budget)
@@ -338,7 +364,14 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
         for f, a, kw in calls[:1]:
             check_picklable(f, a, dict(kw), executor)
     the_ideal: float | tuple[float, float] = nominal if ideal is None else ideal
-    if ideal is None and not waits:
+    if threshold is not None:
+        the_ideal = threshold[1]
+        if threshold[0] == "at-least" and not waits and ideal is None:
+            why, info = _capacity_below(threshold[1], int(nominal))
+            setup.update(info)
+            if why:
+                return skip(why)
+    elif ideal is None and not waits:
         interval, why, info = capacity_ideal(int(nominal))
         setup.update(info)
         if interval is None:
@@ -346,7 +379,8 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
         the_ideal = interval
     design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool,
                            ideal=the_ideal, hypothesis="parallel" if waiting else hypothesis,
-                           cpu_bound=cpu_bound, waiting=waiting, label=label)
+                           cpu_bound=cpu_bound, waiting=waiting, label=label,
+                           threshold=None if threshold is None else threshold[1])
     with executor_for(executor, workers, pool) as design.pool:
         run = run_rounds(design, budget=budget_s)
     setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.signals))
@@ -356,10 +390,41 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
                      names={"speedup": ("speedup", "x"),
                             "cpu_speedup": ("CPU-time speedup bound", "x"),
                             "parallelism": ("parallelism", "CPUs")},
-                     setup=setup, what=what,
-                     verdict_names={"parallel": "overlaps"} if waiting else None,
+                     setup=setup, what=what, verdict_names=names or None,
                      runtime=prof.label())
-    return _record(_as_result(check))
+    return done(_as_result(check))
+
+
+THRESHOLD_CLAIMS = {"at-least": "parallel", "at-most": "serialized"}
+"""The side of the sequential test a threshold assertion decides: "the speedup is at least X"
+is confirmed like "parallel" (lower bound above X), "at most X" like "serialized"."""
+
+
+def _threshold_not_testable(threshold: tuple[str, float], nominal: float,
+                            prof: RuntimeProfile) -> str:
+    """A speedup of at least ``X`` above what the workers could give on this machine's
+    usable CPUs cannot be shown here, whatever the code does; "at most" is always testable."""
+    kind, x = threshold
+    if kind == "at-least" and x > nominal:
+        return (f"a speedup of at least {x:g}× needs more than the {nominal:g}× the workers "
+                f"can give on {prof.usable_cpus} usable CPU"
+                f"{'s' if prof.usable_cpus != 1 else ''}")
+    return ""
+
+
+def _capacity_below(x: float, n: int) -> tuple[str, dict[str, Any]]:
+    """Why "at least ``x``" cannot be shown when the machine confidently delivers less than
+    ``x`` CPUs' work to ``n`` workers (its SMT siblings or hypervisor, not the code)."""
+    from .capacity import delivered_capacity
+
+    est = delivered_capacity(n)
+    info = {"capacity": est.to_dict()}
+    if not est.measured:
+        return f"capacity of the machine: {est.format()}", info
+    if est.high < x:
+        return (f"a speedup of at least {x:g}× needs more than the machine delivers to {n} "
+                f"workers: {est.format()}"), info
+    return "", info
 
 
 def decided_hypothesis(verdicts: Mapping[str, str]) -> str:
@@ -429,17 +494,36 @@ def measure_scaling(
     >>> r.verdicts["serialized"]  # doctest: +SKIP
     'confirmed'
     """
+    if hypothesis is not None:
+        hypothesis = Hypothesis.parse(hypothesis).value
+    return scaling_check(fn, fn_args, args=args, kwargs=kwargs, task_args=task_args,
+                         workers=workers, executor=executor, tasks=tasks,
+                         hypothesis=hypothesis, pool=pool, label=label, cpu_bound=cpu_bound,
+                         budget=budget, profile=profile, ideal=ideal)
+
+
+def scaling_check(fn: Callable[..., Any], fn_args: Sequence[Any], *,
+                  args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None,
+                  task_args: Sequence[Sequence[Any]] | None = None, workers: int = 2,
+                  executor: str = "thread", tasks: int | None = None,
+                  hypothesis: str | None = None, pool: cf.Executor | None = None,
+                  label: str | None = None, cpu_bound: bool | None = None,
+                  budget: float | None = None, profile: RuntimeProfile | None = None,
+                  ideal: float | None = None,
+                  threshold: tuple[str, float] | None = None,
+                  record: bool = True) -> ScalingResult:
+    """:func:`measure_scaling` with ``threshold`` (engine-internal: the assertions'
+    "at least / at most X") and ``record=False`` (the points of a curve, which records one
+    check of its own)."""
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {fn!r}")
     check_pool(executor, pool)
     workers = settings.positive_int("workers", workers)
-    if hypothesis is not None:
-        hypothesis = Hypothesis.parse(hypothesis).value
     default_tasks = workers * (POOL_TASKS_PER_WORKER if executor != "thread" else 1)
     calls = task_calls(fn, fn_args, args, kwargs, task_args, tasks, default_tasks=default_tasks)
     return _measure(fn, calls, waiting=False, executor=executor, workers=workers, pool=pool,
                     hypothesis=hypothesis, label=label, cpu_bound=cpu_bound, budget=budget,
-                    profile=profile, ideal=ideal)
+                    profile=profile, ideal=ideal, threshold=threshold, record=record)
 
 
 def measure_overlap(

@@ -38,6 +38,7 @@ import pytest
 
 from .. import records as record_sink
 from ..options import OPTIONS
+from .context import capacity_from_calibration
 from .files import SCHEMA, SCHEMA_VERSION, Written, write_reports
 from .format import format_figure, key_figure, record_title, runtime_facts, runtime_tag
 from .terminal import format_summary
@@ -534,6 +535,7 @@ class ReportPlugin:
             "options": _options(self.config),
             "settings": _settings(),
             "calibration": calibration,
+            "capacity": capacity_from_calibration(calibration),
             "workers": dict(self.workers),
             "session": session,
             "counts": counts,

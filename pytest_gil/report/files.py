@@ -14,10 +14,42 @@ from typing import Any
 
 from .format import record_title
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "Written", "write_atomic", "write_reports"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "ReportFileError", "Written", "read_report",
+           "write_atomic", "write_reports"]
 
 SCHEMA = "pytest-gil-report"
 SCHEMA_VERSION = 2
+
+
+class ReportFileError(Exception):
+    """A file that cannot be used as a run report (the message names the cause)."""
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """The run report in ``path``: strict about what every reader needs (a JSON object
+    with ``"schema": "pytest-gil-report"``, an integer ``schema_version`` and a ``results``
+    list), silent about the rest; :class:`ReportFileError` with the cause otherwise.  Which
+    versions to accept is the caller's choice."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportFileError("no such file") from None
+    except IsADirectoryError:
+        raise ReportFileError("is a directory, not a report file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportFileError(f"cannot read it ({exc})") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ReportFileError(f"not valid JSON (truncated or corrupt?): {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ReportFileError(f'not a pytest-gil report (no "schema": "{SCHEMA}")')
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ReportFileError("no integer schema_version")
+    if not isinstance(doc.get("results"), list):
+        raise ReportFileError('no "results" list')
+    return doc
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -18,6 +18,7 @@ from ..vocabulary import VERDICTS
 __all__ = [
     "Record",
     "check_figure",
+    "claim_anchor",
     "counts_text",
     "e",
     "fmt_num",
@@ -220,6 +221,13 @@ def record_title(record: Record) -> str:
             return f"{check['label']}{tested}"
     nodeid = str(record.get("nodeid") or "?")
     return nodeid.rsplit("::", 1)[-1]
+
+
+def claim_anchor(title: str) -> str:
+    """The id of a claim's row in the run page (``claim-mylib.scales-thread``), from
+    its :func:`record_title`: the matrix links each cell to it."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", title).strip("-")
+    return f"claim-{slug or 'unnamed'}"
 
 
 def record_statement(record: Record) -> str:

@@ -1,4 +1,5 @@
-"""The matrix across runtimes: one row per claim, one column per runtime, cells = verdicts.
+"""The matrix across runtimes: one row per claim, one column per runtime, cells = verdicts
+(the HTML page draws it as a heat map, :mod:`.heatmap`).
 
 Usage::
 
@@ -18,26 +19,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..vocabulary import VERDICTS
-from .files import SCHEMA, SCHEMA_VERSION, write_atomic
+from .files import SCHEMA_VERSION, ReportFileError, read_report, write_atomic
 from .format import (
-    e,
     md_cell,
     mismatch,
     record_statement,
+    record_title,
     runtime_column_label,
     runtime_tag,
-    verdict_badge,
     version_pair,
 )
-from .html import CSP, CSS
+from .heatmap import MISSING, render_heatmap
+from .why import record_why
 
 __all__ = [
     "Matrix",
@@ -53,11 +52,6 @@ __all__ = [
 ]
 
 SUPPORTED_SCHEMA_VERSION = SCHEMA_VERSION
-MISSING = "—"
-
-
-class ReportFileError(Exception):
-    """A file that cannot be used as a run report (the message names the cause)."""
 
 
 @dataclass
@@ -110,21 +104,8 @@ class Run:
 
 def load_run(path: Path, position: int = 0) -> Run:
     """Read and check one run report; raises :class:`ReportFileError` naming the cause."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportFileError(f"cannot read it: {exc}") from exc
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ReportFileError(f"not valid JSON (truncated or corrupt?): {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ReportFileError(f'not a pytest-gil report (no "schema": "{SCHEMA}")')
-    version = doc.get("schema_version")
-    if not isinstance(version, int):
-        raise ReportFileError("no integer schema_version")
-    if not isinstance(doc.get("results"), list):
-        raise ReportFileError('no "results" list')
+    doc = read_report(path)
+    version = doc["schema_version"]
     run = Run(path, doc, position)
     if version > SUPPORTED_SCHEMA_VERSION:
         run.warnings.append(
@@ -159,6 +140,7 @@ class Cell:
 
     verdicts: list[str] = field(default_factory=list)
     differs: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -187,28 +169,37 @@ class Matrix:
 
 def build_matrix(runs: Sequence[Run]) -> Matrix:
     """The matrix of ``runs`` (already one per runtime, in column order): a row per claim,
-    or per claim and variant (``mylib.claim (fork)``) when tests measure it several ways."""
+    or per claim and variant (``mylib.claim (fork)``) when tests measure it several ways;
+    then a row per standalone check (``assert_scales``, ``measure_scaling``, …), named as in
+    the run page (``calc in 2 threads: parallel``) and described by the test that made it."""
     cells: dict[tuple[str, str], Cell] = {}
     sentences: dict[str, str] = {}
     claims: set[str] = set()
+    checks: set[str] = set()
     for run in runs:
         for rec in run.doc.get("results") or []:
-            if not isinstance(rec, dict) or not rec.get("claim"):
+            if not isinstance(rec, dict):
                 continue
-            claim = str(rec["claim"])
-            if rec.get("variant"):
-                claim += f" ({rec['variant']})"
-            claims.add(claim)
-            statement = record_statement(rec)
+            if rec.get("claim"):
+                claim = str(rec["claim"])
+                if rec.get("variant"):
+                    claim += f" ({rec['variant']})"
+                claims.add(claim)
+                statement = record_statement(rec)
+            else:
+                claim = record_title(rec)
+                checks.add(claim)
+                statement = f"checked by {rec.get('nodeid') or '?'}"
             if statement and claim not in sentences:
                 sentences[claim] = statement
             cell = cells.setdefault((claim, run.tag), Cell())
             verdict = str(rec.get("verdict") or "?")
             if verdict not in cell.verdicts:
                 cell.verdicts.append(verdict)
+            cell.notes.append(record_why(rec) or str(rec.get("detail") or ""))
             if mismatch(rec):
                 cell.differs = True
-    return Matrix(list(runs), sorted(claims), cells, sentences)
+    return Matrix(list(runs), sorted(claims) + sorted(checks - claims), cells, sentences)
 
 
 def _run_line(run: Run) -> str:
@@ -220,7 +211,7 @@ def render_markdown(matrix: Matrix) -> str:
     """The matrix as a Markdown table, with a legend and the runtimes it was built from."""
     heads = [md_cell(r.label) for r in matrix.runs]
     lines = [
-        "| claim | " + " | ".join(heads) + " | flips |",
+        "| claim or check | " + " | ".join(heads) + " | flips |",
         "|---|" + "---|" * len(heads) + "---|",
     ]
     for claim in matrix.claims:
@@ -241,54 +232,11 @@ def render_markdown(matrix: Matrix) -> str:
     return "\n".join(lines)
 
 
-def render_html(matrix: Matrix) -> str:
-    """The matrix as a self-contained HTML page."""
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>pytest-gil: claims across runtimes</title>",
-        f"<style>{CSS}\ntd.cell {{ white-space: nowrap; }}\ntr.flips td:first-child "
-        "{ border-left: 4px solid #b00020; }</style></head><body>",
-        "<h1>pytest-gil: claims across runtimes</h1>",
-        "<table><thead><tr><th>claim</th><th>statement</th>",
-        *(f'<th title="{e(_run_line(r))}">{e(r.label)}</th>' for r in matrix.runs),
-        "<th>flips</th></tr></thead><tbody>",
-    ]
-    for claim in matrix.claims:
-        flips = matrix.flips(claim)
-        row = [
-            f"<tr{' class=flips' if flips else ''}><td><code>{e(claim)}</code></td>"
-            f'<td class="says">{e(matrix.sentences.get(claim, ""))}</td>'
-        ]
-        for run in matrix.runs:
-            cell = matrix.cell(claim, run)
-            if not cell.verdicts:
-                row.append(f'<td class="cell">{MISSING}</td>')
-                continue
-            badges = " ".join(verdict_badge(v) for v in cell.verdicts)
-            mark = (
-                ' <span class="flag" title="differs from the expected verdict">*</span>'
-                if cell.differs
-                else ""
-            )
-            row.append(f'<td class="cell">{badges}{mark}</td>')
-        row.append(f"<td>{'yes' if flips else ''}</td></tr>")
-        out.append("".join(row))
-    out += [
-        "</tbody></table>",
-        f'<p class="detail">{MISSING} not run on that runtime · <span class="flag">*</span> '
-        "differs from the verdict expected on that runtime · flips: confirmed on one runtime, "
-        "refuted on another · verdicts: " + " ".join(verdict_badge(v) for v in VERDICTS) + "</p>",
-        "<h2>Runtimes</h2><ul>",
-        *(
-            f"<li><b>{e(r.label)}</b>: {e(_run_line(r))} (<code>{e(r.path.name)}</code>)</li>"
-            for r in matrix.runs
-        ),
-        "</ul></body></html>\n",
-    ]
-    return "\n".join(out)
+def render_html(matrix: Matrix, out_dir: Path | None = None) -> str:
+    """The matrix as a self-contained HTML page: a heat map of verdicts whose cells link to
+    the runs' pages (relative to ``out_dir``, where the page is written; no links without
+    it)."""
+    return render_heatmap(matrix, out_dir, {r.tag: _run_line(r) for r in matrix.runs})
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -349,7 +297,7 @@ def write_matrix(matrix: Matrix, markdown: str, out_dir: Path) -> bool:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, text in (
             ("matrix.md", "# pytest-gil: claims across runtimes\n\n" + markdown),
-            ("matrix.html", render_html(matrix)),
+            ("matrix.html", render_html(matrix, out_dir)),
         ):
             write_atomic(out_dir / name, text)
             _say(f"wrote {out_dir / name}")

@@ -1,5 +1,5 @@
 """The terminal summary of a run: one row per claim or check, at most the terminal's width,
-ASCII only."""
+ASCII only; an undecided row is followed by why it stayed undecided (:func:`.why.why`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .context import capacities, capacity_text
 from .format import (
     counts_text,
     format_figure,
@@ -16,6 +17,7 @@ from .format import (
     record_title,
     runtime_facts,
 )
+from .why import record_why
 
 __all__ = ["format_summary"]
 
@@ -28,6 +30,18 @@ def _truncate(text: str, width: int) -> str:
     if width <= 3:
         return text[:width]
     return text[: width - 3] + "..."
+
+
+ASCII_SPELLINGS = {"×": "x", "≤": "<=", "≥": ">=", "µ": "u", "—": "-", "–": "-", "→": "->",
+                   "α": "alpha", "σ": "sigma", "κ": "kappa"}
+"""How the terminal spells the signs a reason may contain; anything else becomes ``?``."""
+
+
+def _ascii(text: str) -> str:
+    """``text`` in ASCII: a reason's own words may carry signs (``ideal 1 ≤ 1``)."""
+    for sign, spelling in ASCII_SPELLINGS.items():
+        text = text.replace(sign, spelling)
+    return text.encode("ascii", "replace").decode("ascii")
 
 
 def _wrap_parts(parts: Sequence[str], width: int, sep: str = ", ") -> list[str]:
@@ -62,19 +76,23 @@ Line = tuple[str, dict[str, bool]]
 
 GAP = 2
 HEADS = ("claim or check", "verdict", "key figure", "rounds")
+WHY_PREFIX = "    why: "
+UNDECIDED = ("inconclusive", "not-testable")
 
 
 def format_summary(doc: Mapping[str, Any], width: int = 80) -> list[Line]:
     """The terminal summary as (line, markup) pairs, each line at most ``width`` columns.
 
-    A header with the runtime, one row per claim or check (id, verdict, key figure with its
-    interval, rounds), the verdicts that differ from the expected ones, and the counts.
-    ASCII only, so it reads the same on any terminal.
+    A header with the runtime and the capacity the machine delivered, one row per claim or
+    check (id, verdict, key figure with its interval, rounds) — an inconclusive or not-testable
+    one followed by a line saying why —, the verdicts that differ from the expected ones, and
+    the counts.  ASCII only, so it reads the same on any terminal.
     """
     width = max(int(width), 60)
     profile = _mapping(doc.get("runtime"))
     results = [r for r in doc.get("results") or [] if isinstance(r, Mapping)]
     facts = [f.replace("µ", "u") for f in runtime_facts(profile)]
+    facts += [capacity_text(c, ascii_only=True) for c in capacities(doc)]
     out: list[Line] = [(line, {"bold": True}) for line in _wrap_parts(facts, width)]
     out.extend(_table(results, width))
     out.extend(_differing(results, width))
@@ -134,6 +152,9 @@ def _table(results: Sequence[Mapping[str, Any]], width: int) -> list[Line]:
     for rec, t, v, f in zip(results, titles, verdicts, figures, strict=True):
         rounds = record_rounds(rec)
         out.append((cols.row(t, v, f, "-" if rounds is None else str(rounds)), _markup(rec)))
+        reason = record_why(rec, ascii_only=True) if rec.get("verdict") in UNDECIDED else ""
+        if reason:
+            out.append((_truncate(WHY_PREFIX + _ascii(reason), width), _markup(rec)))
     out.append(("-" * width, {}))
     return out
 

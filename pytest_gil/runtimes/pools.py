@@ -289,13 +289,22 @@ def terminate_executor(executor: cf.Executor, *, wait: bool = True, timeout: flo
         )
 
 
+PROC_STATUS = "/proc/{pid}/status"
+"""Where Linux shows a process's pending signals (``SigPnd``, ``ShdPnd``).  Without it (macOS,
+Windows) a worker about to die of a pending signal is seen only once it has died (usually
+within a millisecond of the signal); a task submitted in that window meets a broken pool."""
+
+
 def _doomed(pid: int) -> bool:
     """A fatal signal (SIGKILL, or SIGTERM, whose action in our workers is the default) is
-    pending for ``pid``: it is about to die (Linux; False elsewhere)."""
+    pending for ``pid``: it is about to die (Linux; False where :data:`PROC_STATUS` cannot
+    be read, or where there is no SIGKILL: Windows)."""
     import signal
 
+    if not hasattr(signal, "SIGKILL"):
+        return False
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        with open(PROC_STATUS.format(pid=pid), encoding="ascii") as f:
             fields = dict(line.split(":", 1) for line in f if ":" in line)
         pending = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
     except (OSError, KeyError, ValueError):

@@ -73,6 +73,11 @@ PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 def unavailable_reason() -> str | None:
     """``None`` when :class:`InterpreterPoolExecutor` works here, else why not (a skip reason)."""
+    if sys.platform == "win32":
+        # The workers' result channel uses os.pread/os.pwrite on a shared temporary file,
+        # which Windows lacks (and an open file cannot be deleted there).
+        return ("the sub-interpreter executor does not run on Windows yet (its result channel "
+                "needs os.pread/os.pwrite)")
     if subinterpreter_api() is not None:
         return None
     impl = sys.implementation.name
