@@ -42,7 +42,7 @@ def pairs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float | None]]:
 
 
 def test_a_quiet_machine_gives_an_interval(pairs: list[float | None]) -> None:
-    pairs.extend(math.log(v) for v in (1.9, 2.0, 2.1, 1.95, 2.05, 2.0) * 4)
+    pairs.extend(math.log(v) for v in (1.9, 2.0, 2.1, 1.95, 2.05, 2.0) * 8)
     est = capacity.measure_capacity(2)
     assert est.measured and est.windows == capacity.WINDOWS and est.disturbed == 0
     assert est.low < 2.0 < est.high and est.format().startswith("2.00× [")
@@ -78,7 +78,7 @@ def test_a_busy_estimate_makes_checks_not_testable_and_is_measured_again(
     # Reused while fresh ...
     assert not capacity.delivered_capacity(2).measured
     # ... measured again once RETRY_AFTER has passed, when the machine may be quiet.
-    pairs[:] = [math.log(1.9), math.log(2.1)] * 12
+    pairs[:] = [math.log(1.9), math.log(2.1)] * 24
     now = __import__("time").time()
     monkeypatch.setattr(capacity.time, "time", lambda: now + capacity.RETRY_AFTER + 1)
     monkeypatch.setattr(settings.time, "time", lambda: now + capacity.RETRY_AFTER + 1)

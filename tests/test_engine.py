@@ -78,9 +78,16 @@ def fake_capacity(monkeypatch: pytest.MonkeyPatch, low: float, high: float) -> N
     """The machine's delivered capacity, as if measured: ``[low, high]`` (no processes)."""
     from pytest_gil.engine import capacity
 
+    from pytest_gil import stats
+
+    n = capacity.WINDOWS
+    level = stats.ideal_alpha()
+    # The sd whose interval at the level of the estimate's low/high is exactly [low, high].
+    sd = math.log(high / low) / 2 / stats._tcrit(level, n - 1) * math.sqrt(n)
+
     def estimate(workers: int) -> capacity.CapacityEstimate:
-        return capacity.CapacityEstimate(workers, math.sqrt(low * high), low, high, 1e-5, 24,
-                                         0.04, 0.1, 0.0, 0.0)
+        return capacity.CapacityEstimate(workers, math.sqrt(low * high), low, high, level, n,
+                                         0.04, sd, 0.0, 0.0)
 
     monkeypatch.setattr(capacity, "delivered_capacity", estimate)
 
@@ -351,12 +358,21 @@ def test_the_bounds_use_the_capacity_interval_end_each_decision_needs(
     script(speedup=lognormal(rng, 1.0, 0.1), parallelism=lognormal(rng, 1.0, 0.02))
     fake_capacity(monkeypatch, 1.5, 2.4)
     r = measure_scaling(noop, workers=2)
-    # confirming "serialized" below √K_lo, refuting it above K_hi^¾; "parallel" confirmed
-    # above √K_hi, refuted below K_lo^¼
-    assert r.bounds["serialized"]["confirm"] == pytest.approx(1.5 ** 0.5, abs=1e-4)
+    # Refuting uses the capacity's interval at the refutations' level ([1.5, 2.4] here):
+    # "serialized" refuted above K_hi^¾, "parallel" refuted below K_lo^¼.
     assert r.bounds["serialized"]["refute"] == pytest.approx(2.4 ** 0.75, abs=1e-4)
-    assert r.bounds["parallel"]["confirm"] == pytest.approx(2.4 ** 0.5, abs=1e-4)
     assert r.bounds["parallel"]["refute"] == pytest.approx(1.5 ** 0.25, abs=1e-4)
+    # Confirming uses the ends at the confirmations' own (10× larger) level: a narrower
+    # interval, still the harder end — "serialized" below √K_lo, "parallel" above √K_hi.
+    from pytest_gil import settings, stats
+    from pytest_gil.engine import capacity
+
+    est = capacity.delivered_capacity(2).ideal()
+    level = stats.IDEAL_ALPHA_SHARE * settings.current().alpha_confirm
+    k_lo, k_hi = est.interval(level)
+    assert 1.5 < k_lo < k_hi < 2.4
+    assert r.bounds["serialized"]["confirm"] == pytest.approx(k_lo ** 0.5, abs=1e-4)
+    assert r.bounds["parallel"]["confirm"] == pytest.approx(k_hi ** 0.5, abs=1e-4)
     assert r.setup["capacity"]["value"] == pytest.approx(math.sqrt(1.5 * 2.4), abs=1e-4)
 
 

@@ -567,3 +567,57 @@ def test_a_clear_case_decides_a_threshold_in_few_rounds(rng: np.random.Generator
     # 70% confirm within 20 rounds (measured 0.71), the rest stay undecided — none refuted.
     assert par.confirmed / N_CONFIRM > 0.6 and par.refuted == 0
     assert _median_rounds(par, 1) <= 16  # measured 16: the speedup alone must decide
+
+
+# --------------------------------------------------------------------------------------------
+# an estimated ideal: the capacity measured with error
+
+
+def test_an_estimate_gives_each_decision_the_end_its_own_alpha_pays() -> None:
+    est = stats.IdealEstimate(math.log(2.0), 0.2, 48)
+    st = SequentialTest(est, primary=("speedup",), bound=("cpu_speedup",))
+    strict = est.interval(stats.IDEAL_ALPHA_SHARE * ALPHA_REFUTE)
+    loose = est.interval(stats.IDEAL_ALPHA_SHARE * ALPHA_CONFIRM)
+    assert strict[0] < loose[0] < 2.0 < loose[1] < strict[1]
+    b = st.bounds()
+    assert b["parallel"].confirm == pytest.approx(loose[1] ** 0.5)
+    assert b["serialized"].confirm == pytest.approx(loose[0] ** 0.5)
+    assert b["serialized"].refute == pytest.approx(strict[1] ** 0.75)
+    assert b["parallel"].refute == pytest.approx(strict[0] ** 0.25)
+    assert (st.ideal_lo, st.ideal_hi) == pytest.approx(strict)  # reported: the widest
+    assert stats.IdealEstimate(0.0, math.nan, 1).interval(1e-3) == (0.0, math.inf)
+
+
+@pytest.mark.parametrize("claim", ["serialized", "parallel"])
+def test_batch_agrees_with_the_incremental_object_with_an_estimate(
+        rng: np.random.Generator, claim: stats.Claim) -> None:
+    n = 200
+    est = stats.IdealEstimate(math.log(1.9), 0.2, 48)
+    mus = rng.choice([0.0, 0.2, 0.35, 0.5, 0.65], size=n)
+    data = {"speedup": rng.normal(mus[:, None], 0.15, size=(n, LOOKS[-1])),
+            "cpu_speedup": rng.normal(mus[:, None] + 0.03, 0.05, size=(n, LOOKS[-1]))}
+    batch = sequential_batch(data, claim, est, primary=("speedup",), bound=("cpu_speedup",))
+    _assert_incremental_agrees(data, batch, est, claim)
+
+
+@pytest.mark.parametrize("side", ["confirm parallel", "refute serialized"])
+def test_an_estimated_capacity_keeps_the_error_rates(
+        rng: np.random.Generator, report: dict[str, Any], side: str) -> None:
+    """Truth: the machine delivers K = 2; each batch of checks is decided against its own
+    capacity estimate (48 windows, per-window sd 0.2 — the noisy end measured here); the
+    speedup sits exactly at the bound its decision must not cross (√K to confirm "parallel",
+    K^¾ to refute "serialized").  False decisions, over estimates and rounds, stay ≤ α."""
+    estimates, per = 100, 1000
+    claim: stats.Claim = "parallel" if side == "confirm parallel" else "serialized"
+    mu = 0.5 * LOG2 if claim == "parallel" else 0.75 * LOG2
+    alpha = ALPHA_CONFIRM if claim == "parallel" else ALPHA_REFUTE
+    false = 0
+    for _ in range(estimates):
+        windows = rng.normal(LOG2, 0.2, size=48)
+        est = stats.IdealEstimate(float(windows.mean()), float(windows.std(ddof=1)), 48)
+        r = sequential_batch({"speedup": normal(rng, per, mu, SD["clean"]["speedup"])},
+                             claim, est, primary=("speedup",))
+        false += r.confirmed if claim == "parallel" else r.refuted
+    total = estimates * per
+    assert false <= max_count(total, alpha)
+    report[f"estimated capacity, {side} at its bound: false decisions"] = f"{false}/{total}"

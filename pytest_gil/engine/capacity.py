@@ -32,9 +32,12 @@ import os
 import statistics
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import settings
+
+if TYPE_CHECKING:
+    from ..stats import IdealEstimate
 
 __all__ = [
     "CHUNK",
@@ -54,10 +57,12 @@ WINDOW = 0.040
 """Seconds each spinner counts in a window: eight 5 ms scheduler quanta; the start skew of
 the workers (≈ 0.1–0.3 ms) is under 1% of it."""
 
-WINDOWS = 24
-"""Pairs of windows per estimate (≈ 2 s): with a per-pair log-sd of ≈ 0.15 the interval at
-the level the tests need (:func:`pytest_gil.stats.ideal_alpha`, 1e-5: t ≈ 5.4 at 23 degrees of
-freedom) spans about ±17%."""
+WINDOWS = 48
+"""Pairs of windows per estimate (≈ 4 s, once per session).  The per-pair log-sd is
+0.08–0.22 on this project's 2-vCPU machine, and longer windows do not lower it (measured at
+40, 100 and 200 ms: the capacity drifts over seconds, not milliseconds), so precision comes
+from pairs: at sd 0.2 the end a confirmation uses (α 2.5e-4, t ≈ 3.7 at 47 degrees of
+freedom) lies about 11% from the mean, against 22% with 24 pairs at the refutations' 1e-5."""
 
 RETRY_AFTER = 30.0
 """Seconds after which an estimate that found the machine too busy is measured again (an
@@ -112,6 +117,14 @@ class CapacityEstimate:
     measured_at: float
     seconds: float
     disturbed: int = 0
+
+    def ideal(self) -> IdealEstimate:
+        """The estimate as the ideal of a sequential test: each decision takes the end at
+        the level its own α pays (:class:`pytest_gil.stats.IdealEstimate`)."""
+        from ..stats import IdealEstimate
+
+        return IdealEstimate(math.log(self.value) if self.value > 0 else math.nan, self.sd,
+                             self.windows)
 
     @property
     def measured(self) -> bool:

@@ -26,13 +26,14 @@ from .. import settings
 from ..runtimes.tasks import run_calls
 from ..runtimes.threads import Call, task_calls
 from ..vocabulary import Hypothesis, worker_noun
+from .capacity import CapacityEstimate
 from .check import Check, from_run, not_testable, record_check
 from .rounds import Design, FunctionDesign, Round, run_rounds
 from .scaling import check_pool, executor_for, fn_name, ideal_speedup, make_test
 
 if TYPE_CHECKING:
     from ..profile import RuntimeProfile
-    from ..stats import SequentialTest
+    from ..stats import IdealEstimate, SequentialTest
 
 __all__ = [
     "measure_fairness",
@@ -57,7 +58,7 @@ def measure_rounds(
     /,
     *,
     signals: Sequence[str],
-    ideal: float | tuple[float, float],
+    ideal: float | tuple[float, float] | CapacityEstimate,
     hypothesis: str,
     label: str,
     bound: Sequence[str] = (),
@@ -76,8 +77,9 @@ def measure_rounds(
     and noise hints); round 0 is a warm-up and is discarded unless ``warmup=False``;
     ``flipped`` asks for the reverse order of your phases (ABBA).  Each signal is a positive
     ratio whose two hypotheses are ``1`` (``"serialized"``) and the ideal (``"parallel"``):
-    a number, or an interval ``(low, high)`` such as the capacity the machine delivers
-    (:func:`~pytest_gil.delivered_capacity`).  The ``signals`` decide together (every one
+    a number, an interval ``(low, high)``, or the capacity the machine delivers
+    (``ideal=delivered_capacity(n)``: each decision then uses the end of its interval at the
+    level its own α pays, :mod:`pytest_gil.stats`).  The ``signals`` decide together (every one
     must agree); a ``bound`` signal is one the first signal cannot exceed (a CPU-time bound of
     a speedup), which may alone confirm "serialized" and refute "parallel"
     (:mod:`pytest_gil.stats`).  ``hypothesis`` names the one the check is about (it stops
@@ -95,12 +97,20 @@ def measure_rounds(
     if not callable(round_fn):
         raise TypeError(f"round_fn must be callable, got {round_fn!r}")
     word = claim or hyp
-    low = ideal[0] if isinstance(ideal, tuple) else ideal
-    if not low > 1:
-        return not_testable(kind=kind, label=label, hypothesis=word, what=what,
-                            ideal=float(low),
-                            reason=f"ideal {ideal} not above 1: the two hypotheses coincide")
-    design = FunctionDesign(round_fn, lambda: make_test(ideal, sigs, hyp, bound=bounds_),
+    if isinstance(ideal, CapacityEstimate):
+        if not (ideal.measured and ideal.low > 1):
+            return not_testable(kind=kind, label=label, hypothesis=word, what=what,
+                                ideal=ideal.value, reason=f"capacity of the machine: "
+                                f"{ideal.format()}: not confidently above one CPU's work")
+        the_ideal: float | tuple[float, float] | IdealEstimate = ideal.ideal()
+    else:
+        low = ideal[0] if isinstance(ideal, tuple) else ideal
+        if not low > 1:
+            return not_testable(kind=kind, label=label, hypothesis=word, what=what,
+                                ideal=float(low),
+                                reason=f"ideal {ideal} not above 1: the two hypotheses coincide")
+        the_ideal = ideal
+    design = FunctionDesign(round_fn, lambda: make_test(the_ideal, sigs, hyp, bound=bounds_),
                             label=label, cpu_bound=cpu_bound, warmup=warmup)
     run = run_rounds(design, budget=settings.resolve_budget(budget))
     names = {s: (s, (units or {}).get(s, "x")) for s in (*sigs, *bounds_)}

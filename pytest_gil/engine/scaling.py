@@ -28,7 +28,7 @@ from .rounds import Design, Round, run_rounds
 if TYPE_CHECKING:
     from ..profile import RuntimeProfile
     from ..runtimes.timeline import Timeline
-    from ..stats import SequentialTest
+    from ..stats import IdealEstimate, SequentialTest
 
 __all__ = [
     "CPU_BOUND_MIN",
@@ -157,7 +157,7 @@ class ScalingDesign(Design):
     """
 
     def __init__(self, calls: Sequence[Call], *, executor: str, workers: int,
-                 pool: cf.Executor | None, ideal: float | tuple[float, float],
+                 pool: cf.Executor | None, ideal: float | tuple[float, float] | IdealEstimate,
                  hypothesis: str | None, cpu_bound: bool | None, waiting: bool,
                  label: str, threshold: float | None = None) -> None:
         self.calls = list(calls)
@@ -240,7 +240,7 @@ class ScalingDesign(Design):
         return ("speedup", "cpu_speedup", "parallelism") if self.cpu_bound else ("speedup",)
 
 
-def make_test(ideal: float | tuple[float, float], primary: Sequence[str],
+def make_test(ideal: float | tuple[float, float] | IdealEstimate, primary: Sequence[str],
               stop_on: str | None, *, bound: Sequence[str] = (),
               report: Sequence[str] = (), threshold: float | None = None,
               claims: Sequence[str] | None = None) -> SequentialTest:
@@ -298,10 +298,10 @@ def _not_testable_reason(executor: str, ideal: float, workers: int, tasks: int,
     return ""
 
 
-def capacity_ideal(n: int) -> tuple[tuple[float, float] | None, str, dict[str, Any]]:
-    """The ideal of ``n`` parallel workers doing CPU-bound work: the interval of the capacity
-    the machine delivers (:mod:`pytest_gil.engine.capacity`), or ``None`` with the reason
-    when it is not confidently above one CPU's worth."""
+def capacity_ideal(n: int) -> tuple[IdealEstimate | None, str, dict[str, Any]]:
+    """The ideal of ``n`` parallel workers doing CPU-bound work: the capacity the machine
+    delivers, as an estimate (:mod:`pytest_gil.engine.capacity`), or ``None`` with the
+    reason when it is not confidently above one CPU's worth."""
     from .capacity import delivered_capacity
 
     est = delivered_capacity(n)
@@ -312,7 +312,7 @@ def capacity_ideal(n: int) -> tuple[tuple[float, float] | None, str, dict[str, A
         return None, (f"the machine delivers {est.format()} (of {n} usable CPUs): not "
                       "confidently more than one CPU's work in parallel, so 'parallel' "
                       "cannot be told from 'serialized'"), info
-    return (est.low, est.high), "", info
+    return est.ideal(), "", info
 
 
 def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, executor: str,
@@ -363,7 +363,7 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     if executor != "thread":  # what cannot cross to a worker fails before any measuring
         for f, a, kw in calls[:1]:
             check_picklable(f, a, dict(kw), executor)
-    the_ideal: float | tuple[float, float] = nominal if ideal is None else ideal
+    the_ideal: float | tuple[float, float] | IdealEstimate = nominal if ideal is None else ideal
     if threshold is not None:
         the_ideal = threshold[1]
         if threshold[0] == "at-least" and not waits and ideal is None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pytest_gil import Check, Round, delivered_capacity, measure_rounds
+from pytest_gil import CapacityEstimate, Check, Round, delivered_capacity, measure_rounds
 from pytest_gil.workloads import calc
 
 from . import workers
@@ -122,7 +122,7 @@ class _ProcessObjects:
 
 def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,
                             start_method: str | None = None,
-                            ideal: float | tuple[float, float] | None = None,
+                            ideal: float | tuple[float, float] | CapacityEstimate | None = None,
                             budget: float | None = None) -> Check:
     """The document's first multiprocessing example — ``Process(target=calc, args=(i,))`` for
     i in range(4), ``start()``, then ``join()`` each — against calling ``calc`` four times in
@@ -138,8 +138,7 @@ def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,
     """
     if ideal is None:
         n_par = min(processes, usable_cpus)
-        est = delivered_capacity(n_par) if n_par > 1 else None
-        ideal = (est.low, est.high) if est is not None else 1.0
+        ideal = delivered_capacity(n_par) if n_par > 1 else 1.0
     fn = _ProcessObjects(n, processes, multiprocessing.get_context(start_method))
     check = measure_rounds(fn, signals=("speedup",), bound=("cpu_speedup",),
                            ideal=ideal, hypothesis="parallel",
