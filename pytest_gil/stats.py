@@ -309,6 +309,18 @@ def interval(log_values: Sequence[float] | FloatArray,
                     1.0 - alpha, n)
 
 
+def _ideal_ends(ideal: float | tuple[float, float] | IdealEstimate, alpha_confirm: float,
+                alpha_refute: float) -> tuple[float, float]:
+    """``(K_lo, K_hi)`` of an ideal: a constant's own value twice, an interval's ends, an
+    estimate's widest interval (at the refutations' level) — what is reported and checked
+    for testability."""
+    if isinstance(ideal, IdealEstimate):
+        return ideal.interval(IDEAL_ALPHA_SHARE * min(alpha_confirm, alpha_refute))
+    if isinstance(ideal, tuple):
+        return float(ideal[0]), float(ideal[1])
+    return float(ideal), float(ideal)
+
+
 def _exp(x: float) -> float:
     """``e**x``, ``inf`` (or 0) past the float range: a bound from very few rounds at a small
     α can be astronomically wide, which is a valid (useless) bound, not an error."""
@@ -432,12 +444,7 @@ class SequentialTest:
         if not 0 <= trim < 0.5:
             raise ValueError(f"trim must lie in [0, 0.5), got {trim!r}")
         self.estimate = ideal if isinstance(ideal, IdealEstimate) else None
-        if isinstance(ideal, IdealEstimate):  # reported as its widest interval (refutations')
-            lo, hi = ideal.interval(IDEAL_ALPHA_SHARE * min(alpha_confirm, alpha_refute))
-        elif isinstance(ideal, tuple):
-            lo, hi = float(ideal[0]), float(ideal[1])
-        else:
-            lo, hi = float(ideal), float(ideal)
+        lo, hi = _ideal_ends(ideal, alpha_confirm, alpha_refute)
         if not lo <= hi:
             raise ValueError(f"ideal interval must have low ≤ high, got {ideal!r}")
         if threshold is None:
@@ -651,10 +658,8 @@ def sequential_batch(
     """Run :class:`SequentialTest` (``stop_on=claim``) on many checks at once.
 
     ``log_values[signal]`` has shape ``(checks, rounds)`` with ``rounds >= looks[-1]``;
-    ``ideal`` as for :class:`SequentialTest`.  ``primary`` defaults to every signal not in
-    ``bound``.  Identical decisions to the incremental object (tested),
-    thousands of times faster.
-    """
+    ``ideal`` as for :class:`SequentialTest`; ``primary`` defaults to every signal not in
+    ``bound``.  The same decisions as the incremental object (tested), far faster."""
     vals = {s: np.asarray(v, dtype=np.float64) for s, v in log_values.items()}
     if not vals:
         raise ValueError("at least one signal is needed")
@@ -664,14 +669,7 @@ def sequential_batch(
     prim = tuple(primary) if primary is not None else tuple(s for s in vals if s not in bound)
     table = routes(prim, bound)
     estimate = ideal if isinstance(ideal, IdealEstimate) else None
-    lo: float
-    hi: float
-    if isinstance(ideal, IdealEstimate):
-        lo, hi = ideal.interval(IDEAL_ALPHA_SHARE * min(alpha_confirm, alpha_refute))
-    elif isinstance(ideal, tuple):
-        lo, hi = float(ideal[0]), float(ideal[1])
-    else:
-        lo, hi = float(ideal), float(ideal)
+    lo, hi = _ideal_ends(ideal, alpha_confirm, alpha_refute)
     if threshold is None:
         bounds(float(lo), claim)
     share = 1.0 - IDEAL_ALPHA_SHARE if isinstance(ideal, (tuple, IdealEstimate)) else 1.0

@@ -76,9 +76,8 @@ def _quiet_snapshot() -> noise.Snapshot:
 
 def fake_capacity(monkeypatch: pytest.MonkeyPatch, low: float, high: float) -> None:
     """The machine's delivered capacity, as if measured: ``[low, high]`` (no processes)."""
-    from pytest_gil.engine import capacity
-
     from pytest_gil import stats
+    from pytest_gil.engine import capacity
 
     n = capacity.WINDOWS
     level = stats.ideal_alpha()

@@ -97,19 +97,11 @@ def measure_rounds(
     if not callable(round_fn):
         raise TypeError(f"round_fn must be callable, got {round_fn!r}")
     word = claim or hyp
-    if isinstance(ideal, CapacityEstimate):
-        if not (ideal.measured and ideal.low > 1):
-            return not_testable(kind=kind, label=label, hypothesis=word, what=what,
-                                ideal=ideal.value, reason=f"capacity of the machine: "
-                                f"{ideal.format()}: not confidently above one CPU's work")
-        the_ideal: float | tuple[float, float] | IdealEstimate = ideal.ideal()
-    else:
-        low = ideal[0] if isinstance(ideal, tuple) else ideal
-        if not low > 1:
-            return not_testable(kind=kind, label=label, hypothesis=word, what=what,
-                                ideal=float(low),
-                                reason=f"ideal {ideal} not above 1: the two hypotheses coincide")
-        the_ideal = ideal
+    the_ideal, why = _rounds_ideal(ideal)
+    if the_ideal is None:
+        return not_testable(kind=kind, label=label, hypothesis=word, what=what, reason=why,
+                            ideal=ideal.value if isinstance(ideal, CapacityEstimate) else
+                            float(ideal[0] if isinstance(ideal, tuple) else ideal))
     design = FunctionDesign(round_fn, lambda: make_test(the_ideal, sigs, hyp, bound=bounds_),
                             label=label, cpu_bound=cpu_bound, warmup=warmup)
     run = run_rounds(design, budget=settings.resolve_budget(budget))
@@ -122,6 +114,20 @@ def measure_rounds(
 
 # --------------------------------------------------------------------------------------------
 # parallelism alone
+
+
+def _rounds_ideal(ideal: float | tuple[float, float] | CapacityEstimate
+                  ) -> tuple[float | tuple[float, float] | IdealEstimate | None, str]:
+    """What :func:`measure_rounds` decides against, or ``None`` and why it cannot."""
+    if isinstance(ideal, CapacityEstimate):
+        if not (ideal.measured and ideal.low > 1):
+            return None, (f"capacity of the machine: {ideal.format()}: not confidently above "
+                          "one CPU's work")
+        return ideal.ideal(), ""
+    low = ideal[0] if isinstance(ideal, tuple) else ideal
+    if not low > 1:
+        return None, f"ideal {ideal} not above 1: the two hypotheses coincide"
+    return ideal, ""
 
 
 class ParallelismDesign(Design):

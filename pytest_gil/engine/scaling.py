@@ -329,19 +329,16 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     prof = profile if profile is not None else runtime_profile()
     tasks = len(calls)
     name = fn_name(fn)
-    label = label or f"{name} in {worker_noun(executor, workers)}" + (
-        "" if threshold is None else
-        f": speedup {threshold[0].replace('-', ' ')} {threshold[1]:g}x")
+    label = label or _default_label(name, executor, workers, threshold)
     waits = waiting or cpu_bound is False
     nominal = ideal_speedup(workers, tasks, prof.usable_cpus, cpu_bound=not waits)
     setup: dict[str, Any] = {"executor": executor, "workers": workers, "tasks": tasks,
                              "fn": name, "cpu_bound": cpu_bound}
-    what = f"{worker_noun(executor, workers)} × {name}" + (
-        f" ({tasks} tasks)" if tasks != workers else "")
+    what = f"{worker_noun(executor, workers)} × {name}" + (f" ({tasks} tasks)" * (tasks != workers))
     kind = "overlap" if waiting else "scaling"
     hyp = "overlaps" if waiting else (hypothesis or "parallel")
 
-    def done(result: ScalingResult) -> ScalingResult:
+    def done(result: ScalingResult) -> ScalingResult:  # a curve's points are not recorded
         return _record(result) if record else result
 
     def skip(why: str) -> ScalingResult:
@@ -360,23 +357,11 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     if why:
         return skip(why)
     budget_s = settings.resolve_budget(budget)
-    if executor != "thread":  # what cannot cross to a worker fails before any measuring
-        for f, a, kw in calls[:1]:
-            check_picklable(f, a, dict(kw), executor)
-    the_ideal: float | tuple[float, float] | IdealEstimate = nominal if ideal is None else ideal
-    if threshold is not None:
-        the_ideal = threshold[1]
-        if threshold[0] == "at-least" and not waits and ideal is None:
-            why, info = _capacity_below(threshold[1], int(nominal))
-            setup.update(info)
-            if why:
-                return skip(why)
-    elif ideal is None and not waits:
-        interval, why, info = capacity_ideal(int(nominal))
-        setup.update(info)
-        if interval is None:
-            return skip(why)
-        the_ideal = interval
+    if executor != "thread" and calls:  # what cannot cross fails before any measuring
+        check_picklable(calls[0][0], calls[0][1], dict(calls[0][2]), executor)
+    the_ideal, why = _decided_against(threshold, ideal, nominal, waits, setup)
+    if the_ideal is None:
+        return skip(why)
     design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool,
                            ideal=the_ideal, hypothesis="parallel" if waiting else hypothesis,
                            cpu_bound=cpu_bound, waiting=waiting, label=label,
@@ -386,13 +371,45 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.signals))
     if not waiting and hypothesis is None:
         hyp = decided_hypothesis(run.verdicts())
-    check = from_run(run, kind=kind, label=label, hypothesis=hyp,
-                     names={"speedup": ("speedup", "x"),
-                            "cpu_speedup": ("CPU-time speedup bound", "x"),
-                            "parallelism": ("parallelism", "CPUs")},
+    check = from_run(run, kind=kind, label=label, hypothesis=hyp, names=SIGNAL_NAMES,
                      setup=setup, what=what, verdict_names=names or None,
                      runtime=prof.label())
     return done(_as_result(check))
+
+
+def _default_label(name: str, executor: str, workers: int,
+                   threshold: tuple[str, float] | None) -> str:
+    """``calc in 2 threads`` (``: speedup at least 1.5x`` with a threshold)."""
+    label = f"{name} in {worker_noun(executor, workers)}"
+    if threshold is not None:
+        label += f": speedup {threshold[0].replace('-', ' ')} {threshold[1]:g}x"
+    return label
+
+
+SIGNAL_NAMES = {"speedup": ("speedup", "x"), "cpu_speedup": ("CPU-time speedup bound", "x"),
+                "parallelism": ("parallelism", "CPUs")}
+"""Each signal of a scaling check as a figure: its name and unit."""
+
+
+def _decided_against(threshold: tuple[str, float] | None, ideal: float | None,
+                     nominal: float, waits: bool, setup: dict[str, Any]
+                     ) -> tuple[float | IdealEstimate | None, str]:
+    """What the sequential test decides against — a threshold, the ideal given, the
+    capacity the machine delivers (work that computes) or the nominal ideal (work that
+    waits) — or ``None`` with the reason the machine cannot tell (the capacity's figures go
+    to ``setup``)."""
+    if threshold is not None:
+        if threshold[0] == "at-least" and not waits and ideal is None:
+            why, info = _capacity_below(threshold[1], int(nominal))
+            setup.update(info)
+            if why:
+                return None, why
+        return threshold[1], ""
+    if ideal is not None or waits:
+        return (nominal if ideal is None else ideal), ""
+    estimate, why, info = capacity_ideal(int(nominal))
+    setup.update(info)
+    return estimate, why
 
 
 THRESHOLD_CLAIMS = {"at-least": "parallel", "at-most": "serialized"}
