@@ -52,7 +52,8 @@ MEASURED_SHARE_MIN = 0.60
 """The share of the suite's wall time to spend measuring (rounds and capacity windows)."""
 
 INCONCLUSIVE_MAX = 0.05
-"""The share of decidable verdicts that may be inconclusive in the quiet runs."""
+"""The share of decidable verdicts that may be left undecided (inconclusive or not testable)
+in the quiet runs."""
 
 QUIET_RUNS = 10
 """Quiet back-to-back claims-suite runs the accuracy goals are stated over, per interpreter."""
@@ -166,10 +167,13 @@ def _accuracy_goals(acc: Mapping[str, Any], this: str) -> list[dict[str, Any]]:
                    f"not measured here: run the accuracy section with --python <{key}>")
             out += [_goal(*gi, why, None), _goal(*gw, why, None)]
             continue
-        runs, rate, wrong = int(q.get("runs") or 0), q.get("inconclusive_rate"), q.get("wrong")
+        runs, wrong = int(q.get("runs") or 0), q.get("wrong")
+        rate = q.get("undecided_rate", q.get("inconclusive_rate"))
         runs_text = f"{runs} run{'s' if runs != 1 else ''}"
-        out.append(_goal(*gi, f"{pct(rate)} ({q.get('inconclusive')} of {q.get('verdicts')} "
-                              f"decidable verdicts, {runs_text})",
+        nt = int(q.get("not_testable") or 0)
+        out.append(_goal(*gi, f"{pct(rate)} ({q.get('inconclusive')} inconclusive"
+                              + (f" + {nt} not testable" if nt else "")
+                              + f" of {q.get('verdicts')} decidable verdicts, {runs_text})",
                          _over_runs(False, runs >= QUIET_RUNS and rate is not None,
                                     rate is not None and rate <= INCONCLUSIVE_MAX)))
         out.append(_goal(*gw, f"{wrong} of {q.get('verdicts')} ({runs_text})",
@@ -181,8 +185,10 @@ def _accuracy_goals(acc: Mapping[str, Any], this: str) -> list[dict[str, Any]]:
         out.append(_goal(*gh, "—", None))
     else:
         runs, wrong = int(h.get("runs") or 0), h.get("wrong")
+        nt = int(h.get("not_testable") or 0)
         out.append(_goal(*gh, f"{wrong} of {h.get('verdicts')} ({runs} runs on {where}, "
-                              f"{pct(h.get('inconclusive_rate'))} inconclusive)",
+                              f"{pct(h.get('inconclusive_rate'))} inconclusive"
+                              + (f", {nt} not testable" if nt else "") + ")",
                          _over_runs(bool(wrong), runs >= HOG_RUNS, not wrong)))
     return out
 

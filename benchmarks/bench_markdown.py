@@ -312,14 +312,16 @@ def _accuracy_rows(acc: Mapping[str, Any]) -> tuple[list[list[object]], list[lis
             continue
         cond = "quiet" if label == "quiet" else f"CPU hog ({acc.get('hog_procs', 1)} process)"
         loads = a.get("loadavg") or []
-        totals.append([cond, a["runs"], a["verdicts"], a["inconclusive"], a["wrong"],
+        totals.append([cond, a["runs"], a["verdicts"], a["inconclusive"],
+                       a.get("not_testable", 0), a["wrong"],
                        pct(a.get("inconclusive_rate")), pct(a.get("wrong_rate")),
                        load(loads[0]) if loads else "—"])
         for r in a.get("per_run") or []:
             caps = ", ".join(f"{e.get('value', 0):.2f}×" for e in r.get("capacity") or []
                              if isinstance(e.get("value"), (int, float)))
             per_run.append([cond, r.get("run"), r.get("verdicts"), r.get("inconclusive"),
-                            r.get("wrong"), r.get("exit_code"), secs(r.get("duration")),
+                            r.get("not_testable", 0), r.get("wrong"), r.get("exit_code"),
+                            secs(r.get("duration")),
                             caps or "—"])
     return totals, per_run
 
@@ -333,18 +335,20 @@ def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
     out = [title, "",
            f"Interpreter {acc.get('interpreter', '?')} (`{acc.get('python', '?')}`). Counts over "
            "the decidable claims (expected confirmed or refuted); *wrong* is a decided verdict "
-           "that is not the expected one.", "",
-           *table(["condition", "runs", "decidable verdicts", "inconclusive", "wrong",
+           "against the expected one; *not testable* decides nothing (the machine could not "
+           "tell the hypotheses apart, for instance too busy to measure its capacity).", "",
+           *table(["condition", "runs", "decidable verdicts", "inconclusive", "not testable",
+                   "wrong",
                    "inconclusive rate", "wrong rate", "load at start"], totals)]
     if per_run:
-        out += ["", *table(["condition", "run", "decidable verdicts", "inconclusive", "wrong",
-                            "exit", "wall", "capacity"], per_run)]
+        out += ["", *table(["condition", "run", "decidable verdicts", "inconclusive",
+                            "not testable", "wrong", "exit", "wall", "capacity"], per_run)]
     notes = []
     for label in ("quiet", "hog"):
         a = acc.get(label) or {}
         for k, v in (a.get("claims_not_clean") or {}).items():
             notes.append(f"{label}: {k} — {v['wrong']} wrong, {v['inconclusive']} "
-                         f"inconclusive of {v['n']}")
+                         f"inconclusive, {v.get('not_testable', 0)} not testable of {v['n']}")
     if notes:
         out += ["", "Not always decided right:", "", *(f"- {n}" for n in notes)]
     return [*out, ""]
@@ -465,6 +469,11 @@ def render(result: Mapping[str, Any]) -> str:
         f"took {secs(result.get('elapsed'))}",
         "",
     ]
+    upd = result.get("updated")
+    if upd:
+        lines += [f"Updated with `--update`: measured now {', '.join(upd['measured'])}; kept "
+                  f"from the previous run {', '.join(upd['kept'])} (each section's load "
+                  "after it is in bench.json).", ""]
     goals = result.get("goals")
     if goals is None:
         goals = bench_goals.evaluate_goals(result)

@@ -188,6 +188,7 @@ def run_counts(run: dict[str, Any]) -> dict[str, Any]:
         "run": run.get("run"),
         "verdicts": sum(sum(r["verdicts"].values()) for r in rows),
         "inconclusive": sum(r["verdicts"].get("inconclusive", 0) for r in rows),
+        "not_testable": sum(r["verdicts"].get("not-testable", 0) for r in rows),
         "wrong": sum(r["wrong"] for r in rows),
         "exit_code": run.get("exit_code"),
         "duration": run.get("duration"),
@@ -198,22 +199,27 @@ def run_counts(run: dict[str, Any]) -> dict[str, Any]:
 def accuracy_rates(summary: dict[str, Any], runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Rates over the decidable claims (expected confirmed or refuted) of soak's summary,
     and the counts of each run (:func:`run_counts`)."""
-    decisions = wrong = inconclusive = 0
+    decisions = wrong = inconclusive = not_testable = 0
     per_claim = {}
     for key, row in _decidable(summary["claims"]).items():
         n = sum(row[v] for v in soak.VERDICTS)
         decisions += n
         wrong += row["wrong"]
         inconclusive += row["inconclusive"]
-        if row["wrong"] or row["inconclusive"]:
-            per_claim[key] = {"n": n, "wrong": row["wrong"], "inconclusive": row["inconclusive"]}
+        not_testable += row["not-testable"]
+        if row["wrong"] or row["inconclusive"] or row["not-testable"]:
+            per_claim[key] = {"n": n, "wrong": row["wrong"], "inconclusive": row["inconclusive"],
+                              "not_testable": row["not-testable"]}
     return {
         "runs": summary["runs"],
         "verdicts": decisions,
         "wrong": wrong,
         "inconclusive": inconclusive,
+        "not_testable": not_testable,
         "wrong_rate": wrong / decisions if decisions else None,
         "inconclusive_rate": inconclusive / decisions if decisions else None,
+        # a decidable claim left undecided either way: what the quiet-run goal counts
+        "undecided_rate": (inconclusive + not_testable) / decisions if decisions else None,
         "leaked": summary["leaked"],
         "timed_out": summary["timed_out"],
         "failed_runs": summary["failed_runs"],

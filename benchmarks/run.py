@@ -320,6 +320,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "the harness section); it needs pytest-gil installed")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "reports",
                         help="where bench.json and bench.md go (default reports/)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the sections of the existing bench.json in --out-dir that "
+                             "this run does not measure (same interpreter only)")
     parser.add_argument("--wait-load", type=float, default=None, metavar="LOAD",
                         help="first wait until the 1-minute load average is below LOAD")
     parser.add_argument("--wait-max", type=float, default=1200.0,
@@ -390,6 +393,19 @@ def _run_sections(args: argparse.Namespace, profile: dict[str, Any],
     return False
 
 
+def _kept_sections(args: argparse.Namespace, interpreter: str) -> dict[str, Any]:
+    """With ``--update``: the sections of the existing ``bench.json`` this run does not
+    measure (each keeps its own ``load_after`` and timing); refused across interpreters."""
+    path = args.out_dir / "bench.json"
+    if not args.update or args.dry_run or not path.is_file():
+        return {}
+    old = json.loads(path.read_text(encoding="utf-8"))
+    if old.get("interpreter") != interpreter:
+        raise UsageError(f"--update: {path} measured {old.get('interpreter')!r}, this run "
+                         f"measures {interpreter!r}; choose another --out-dir")
+    return {k: v for k, v in (old.get("sections") or {}).items() if k not in args.sections}
+
+
 def _main(args: argparse.Namespace) -> int:
     from pytest_gil import __version__
 
@@ -414,7 +430,12 @@ def _main(args: argparse.Namespace) -> int:
         "sections": {},
         "errors": {},
     }
+    kept = _kept_sections(args, result["interpreter"])
     interrupted = _run_sections(args, profile, result)
+    for name, section in kept.items():
+        result["sections"].setdefault(name, section)
+    if kept:
+        result["updated"] = {"kept": sorted(kept), "measured": list(args.sections)}
     result["load"]["end"] = bench_suite.loadavg()
     result["elapsed"] = time.perf_counter() - t0
     result["interrupted"] = interrupted

@@ -80,8 +80,10 @@ def claim_key(record: dict[str, Any]) -> str:
 
 
 def is_wrong(verdict: str | None, expected: str | None) -> bool:
-    """A verdict is wrong when it is not the expected one and not inconclusive."""
-    return expected is not None and verdict != expected and verdict != "inconclusive"
+    """A verdict is wrong when it decides against the expected one: inconclusive and
+    not-testable decide nothing (they are counted apart, never as right)."""
+    return (expected is not None and verdict != expected
+            and verdict not in ("inconclusive", "not-testable"))
 
 
 def read_reports(directory: Path) -> list[dict[str, Any]] | None:

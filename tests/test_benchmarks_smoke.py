@@ -26,6 +26,7 @@ import bench_stats  # noqa: E402
 import bench_suite  # noqa: E402
 import bench_verdict  # noqa: E402
 import run  # noqa: E402
+import soak  # noqa: E402
 import verdict_child  # noqa: E402
 
 
@@ -597,3 +598,31 @@ def test_an_interpreter_without_pytest_gil_is_a_one_line_error(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"run.py: error: --python {fake}: cannot import pytest-gil")
     assert "No module named pytest_gil" in err[-1]
+
+
+def test_not_testable_decides_nothing_and_counts_as_undecided() -> None:
+    """A decidable claim left not-testable (say, a machine too busy to measure its capacity) is
+    neither right nor wrong; the quiet-run goal counts it with the inconclusive ones."""
+    assert not soak.is_wrong("not-testable", "confirmed")
+    assert not soak.is_wrong("inconclusive", "refuted")
+    assert soak.is_wrong("refuted", "confirmed")
+    run = _soak_run(1, inconclusive=0, wrong=0)
+    run["claims"]["a"] = {"verdicts": {"not-testable": 1}, "wrong": 0, "expected": ["confirmed"]}
+    run.update(leaked=[], timed_out=False, wrong=0)
+    rates = bench_suite.accuracy_rates(soak.summarise([run]), [run])
+    assert (rates["verdicts"], rates["not_testable"], rates["wrong"]) == (3, 1, 0)
+    assert rates["undecided_rate"] == 1 / 3 and rates["inconclusive_rate"] == 0
+    assert bench_suite.run_counts(run)["not_testable"] == 1
+
+
+def test_update_keeps_the_sections_not_measured_now(tmp_path: Path) -> None:
+    """``--update`` keeps the other sections of the same interpreter's bench.json and refuses
+    another interpreter's."""
+    (tmp_path / "bench.json").write_text(json.dumps(
+        {"interpreter": "3.11", "sections": {"verdict": {"x": 1}, "accuracy": {"old": 1}}}))
+    args = run.parse_args(["--only", "accuracy", "--update", "--out-dir", str(tmp_path)])
+    assert run._kept_sections(args, "3.11") == {"verdict": {"x": 1}}
+    with pytest.raises(run.UsageError, match=r"3\.13"):
+        run._kept_sections(args, "3.13")
+    plain = run.parse_args(["--only", "accuracy", "--out-dir", str(tmp_path)])
+    assert run._kept_sections(plain, "3.11") == {}

@@ -183,9 +183,7 @@ def test_gil_processes_for_cpu_scale(
     elif api == "Pool":
         result = measure_once.pool_async_calc(gil_calibration, doc_pool)
     else:
-        # Full-size calc here: the document's join waits for each child to exit, which costs
-        # a few ms a process (measured: half-size tasks brought the speedup from 1.7 to 1.4;
-        # twice the size did not help — 1.59 — and made each round last a second).
+        # Full-size calc; start-up and exit are kept outside the clock (see the docstring).
         result = measure_process_objects(
             gil_calibration.calc_n, processes=4, usable_cpus=claim.profile.usable_cpus,
             start_method=current_settings().start_method)
