@@ -83,3 +83,86 @@ def test_a_busy_estimate_makes_checks_not_testable_and_is_measured_again(
     monkeypatch.setattr(capacity.time, "time", lambda: now + capacity.RETRY_AFTER + 1)
     monkeypatch.setattr(settings.time, "time", lambda: now + capacity.RETRY_AFTER + 1)
     assert capacity.delivered_capacity(2).measured
+
+
+# --------------------------------------------------------------------------------------------
+# a refutation that rests on the capacity is examined again
+
+
+def _refuting_check(cpu_bound_value: float) -> Any:
+    from pytest_gil.engine.check import Check, Figure
+
+    return Check(kind="scaling", label="calc in 4 processes", hypothesis="parallel",
+                 verdicts={"serialized": "confirmed", "parallel": "refuted"},
+                 figures={"speedup": Figure("speedup", 0.90, 0.82, 1.00, "x", 8),
+                          "cpu_speedup": Figure("CPU-time speedup bound", cpu_bound_value,
+                                                cpu_bound_value * 0.95,
+                                                cpu_bound_value * 1.05, "x", 8)},
+                 key="speedup", bounds={"parallel": {"confirm": 1.44, "refute": 1.16}},
+                 stop="decided")
+
+
+def _used(pairs: list[float | None]) -> capacity.CapacityEstimate:
+    pairs[:] = [math.log(v) for v in (1.9, 2.0, 2.0, 1.95) * 12]
+    est = capacity.delivered_capacity(2)
+    assert est.measured and est.low > 1.7
+    return est
+
+
+def test_a_refutation_made_while_the_capacity_fell_becomes_inconclusive(
+        pairs: list[float | None]) -> None:
+    """The machine did half its work per CPU-second during the check (the CPU-time bound says
+    the CPUs were busy): measured again, the capacity is far below the estimate the check
+    used, so the refutation is the machine's and the check says so."""
+    used = _used(pairs)
+    pairs[:] = [math.log(v) for v in (1.0, 1.1, 0.95, 1.05) * 6]
+    out = capacity.recheck_refutation(_refuting_check(1.87), used)
+    assert dict(out.verdicts) == {"serialized": "inconclusive", "parallel": "inconclusive"}
+    assert out.stop == "capacity-fell" and "capacity fell during the check" in out.reason
+    assert out.extra["capacity_recheck"]["value"] < 1.2
+    # the session's estimate now is the new one: later checks use it
+    assert capacity.delivered_capacity(2).value < 1.2
+
+
+def test_a_refutation_stands_when_the_capacity_held(pairs: list[float | None]) -> None:
+    used = _used(pairs)
+    pairs[:] = [math.log(v) for v in (1.9, 2.0, 2.0, 1.95) * 6]
+    out = capacity.recheck_refutation(_refuting_check(1.87), used)
+    assert out.verdicts["parallel"] == "refuted" and out.stop == "decided"
+    assert out.extra["capacity_recheck"]["value"] > 1.8
+
+
+def test_a_machine_too_busy_to_measure_again_does_not_back_a_refutation(
+        pairs: list[float | None]) -> None:
+    used = _used(pairs)
+    pairs[:] = []  # every pair disturbed
+    out = capacity.recheck_refutation(_refuting_check(1.87), used)
+    assert out.verdicts["parallel"] == "inconclusive" and "too busy" in out.reason
+
+
+def test_a_refutation_by_the_cpu_time_bound_is_not_examined_again(
+        pairs: list[float | None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads taking turns under a GIL: the CPU-time bound alone is below the refute bound,
+    which no slowness of the CPUs explains; nothing is measured again."""
+    used = _used(pairs)
+    monkeypatch.setattr(capacity, "measure_capacity",
+                        lambda *a, **k: pytest.fail("measured again"))
+    check = _refuting_check(1.02)
+    assert capacity.recheck_refutation(check, used) is check
+    confirmed = _refuting_check(1.87)
+    object.__setattr__(confirmed, "verdicts", {"serialized": "inconclusive",
+                                               "parallel": "confirmed"})
+    assert capacity.recheck_refutation(confirmed, used) is confirmed
+
+
+def test_measure_rounds_examines_its_refutations_again(pairs: list[float | None]) -> None:
+    """The wiring: a ratio measured by the user, decided against the capacity, refuted by the
+    speedup while the CPUs were busy, and the machine slow just after."""
+    from pytest_gil import measure_rounds
+
+    used = _used(pairs)
+    pairs[:] = [math.log(v) for v in (1.0, 1.1, 0.95, 1.05) * 6]
+    check = measure_rounds(lambda i, flip: {"speedup": 0.9, "cpu_speedup": 1.9},
+                           signals=["speedup"], bound=["cpu_speedup"], ideal=used,
+                           hypothesis="parallel", label="slow machine", warmup=False)
+    assert check.verdict is Verdict.INCONCLUSIVE and check.stop == "capacity-fell"

@@ -200,6 +200,7 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], AmdahlMachine]:
                                          0.1, 0.0, 0.0)
 
     monkeypatch.setattr(capacity, "delivered_capacity", estimate)
+    monkeypatch.setattr(capacity, "measure_capacity", lambda workers, **kw: estimate(workers))
     monkeypatch.setattr(noise, "snapshot", _quiet_snapshot)
     monkeypatch.setattr(noise, "thread_schedstat", lambda: None)
 

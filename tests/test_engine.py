@@ -89,6 +89,8 @@ def fake_capacity(monkeypatch: pytest.MonkeyPatch, low: float, high: float) -> N
                                          0.04, sd, 0.0, 0.0)
 
     monkeypatch.setattr(capacity, "delivered_capacity", estimate)
+    # measured again (before a refutation stands): the machine still delivers the same
+    monkeypatch.setattr(capacity, "measure_capacity", lambda workers, **kw: estimate(workers))
 
 
 @pytest.fixture
@@ -687,3 +689,23 @@ def test_injected_free_threaded_profile_flips_the_expectation_not_the_measuremen
     if not r.verdict.decided:  # a busy machine: inconclusive, or no capacity to tell
         pytest.skip(f"{r.verdict}: {r.message()}")
     assert r.verdict is Verdict.CONFIRMED, str(r)
+
+
+def test_a_refutation_by_the_speedup_alone_falls_when_the_capacity_fell(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rounds as above on a machine whose capacity, measured again after the check,
+    has fallen to one CPU's worth: the slowness is the machine's, so the check is undecided
+    and says why."""
+    from pytest_gil import settings
+    from pytest_gil.engine import capacity
+
+    # the new estimate replaces the session's: in a store of this test's own
+    monkeypatch.setattr(settings, "_memory", {})
+    monkeypatch.setattr(settings, "_store", settings._memory_store)
+    script(speedup=lognormal(rng, 1.0, 0.05), parallelism=lognormal(rng, 2.0, 0.02))
+    monkeypatch.setattr(capacity, "measure_capacity", lambda workers, **kw: (
+        capacity.CapacityEstimate(workers, 1.02, 0.95, 1.1, 1e-5, 24, 0.04, 0.1, 0.0, 2.0)))
+    r = measure_scaling(noop, workers=2, hypothesis="parallel")
+    assert r.verdicts["parallel"] == "inconclusive" and r.stop == "capacity-fell"
+    assert "capacity fell during the check: 2.00× [2.00, 2.00]" in r.reason

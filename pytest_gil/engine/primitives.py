@@ -26,7 +26,7 @@ from .. import settings
 from ..runtimes.tasks import run_calls
 from ..runtimes.threads import Call, task_calls
 from ..vocabulary import Hypothesis, worker_noun
-from .capacity import CapacityEstimate
+from .capacity import CapacityEstimate, recheck_refutation
 from .check import Check, from_run, not_testable, record_check
 from .rounds import Design, FunctionDesign, Round, run_rounds
 from .scaling import check_pool, executor_for, fn_name, ideal_speedup, make_test
@@ -108,6 +108,8 @@ def measure_rounds(
     names = {s: (s, (units or {}).get(s, "x")) for s in (*sigs, *bounds_)}
     check = from_run(run, kind=kind, label=label, hypothesis=word, names=names, what=what,
                      verdict_names={hyp: word} if word != hyp else None)
+    if isinstance(ideal, CapacityEstimate):
+        check = recheck_refutation(check, ideal, bound=bounds_)
     record_check(check)
     return check
 

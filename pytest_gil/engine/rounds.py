@@ -151,6 +151,9 @@ class Stop(str, enum.Enum):
     NOISY = "noisy"
     GIL_CHANGED = "gil-changed"
     TOO_FEW_CLEAN = "too-few-clean"
+    CAPACITY_FELL = "capacity-fell"
+    """Set after the loop: the machine's capacity fell during the check
+    (:func:`pytest_gil.engine.capacity.recheck_refutation`)."""
 
     def __str__(self) -> str:
         return self.value

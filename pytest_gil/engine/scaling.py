@@ -374,6 +374,10 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     check = from_run(run, kind=kind, label=label, hypothesis=hyp, names=SIGNAL_NAMES,
                      setup=setup, what=what, verdict_names=names or None,
                      runtime=prof.label())
+    if threshold is None and not waiting and isinstance(setup.get("capacity"), dict):
+        from .capacity import CapacityEstimate, recheck_refutation
+
+        check = recheck_refutation(check, CapacityEstimate.from_dict(setup["capacity"]))
     return done(_as_result(check))
 
 
