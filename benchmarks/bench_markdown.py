@@ -249,8 +249,8 @@ def _capacity_section(s: Mapping[str, Any]) -> list[str]:
                      c.get("disturbed"), spread_text(c.get("seconds"))])
     return ["## Delivered capacity (`pytest_gil.delivered_capacity(2)`)", "",
             "What 2 busy processes get done here over what one does, measured once per "
-            "session (24 paired windows); the ideal of the CPU-bound scaling checks. Median "
-            "[min–max] over the estimates seen; each estimate (value, interval, windows, "
+            "session (window pairs in the table); the ideal of the CPU-bound scaling checks. "
+            "Median [min–max] over the estimates seen; each estimate (value, interval, windows, "
             "disturbed pairs, seconds) is in bench.json.", "",
             *table(["where", "estimates", "too busy to estimate", "value", "low bound",
                     "high bound", "window pairs", "disturbed pairs", "seconds"], body), ""]
