@@ -40,6 +40,8 @@ def simulate_no_proc(setattr, delattr, setitem):
         setattr(noise, name, missing / name.lower())  # the profile reads these too
     pools = importlib.import_module("pytest_gil.runtimes.pools")
     setattr(pools, "PROC_STATUS", str(missing / "{pid}" / "status"))
+    if hasattr(os, "process_cpu_count"):  # 3.13+: what os.py defines where affinity is absent
+        setattr(os, "process_cpu_count", os.cpu_count)
     for module, name in ((os, "sched_getaffinity"), (os, "getloadavg"),
                          (time, "pthread_getcpuclockid")):
         if hasattr(module, name):
