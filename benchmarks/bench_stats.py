@@ -18,12 +18,13 @@ over its looks), so the same α applies.
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scipy import stats as sps
+
+from pytest_gil.report.context import CAPACITY_NAME, capacity_entries
 
 __all__ = [
     "ALPHA_CONFIRM",
@@ -266,9 +267,6 @@ def summarise_reps(reps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # the delivered capacity (pytest_gil.delivered_capacity)
 
-CAPACITY_NAME = re.compile(r"capacity (\d+) workers?")
-"""The calibration entry a capacity estimate is recorded under (``records.add_calibration``)."""
-
 _CAPACITY_KEYS = ("workers", "value", "low", "high", "alpha", "windows", "window", "sd",
                   "disturbed", "measured_at", "seconds")
 
@@ -279,17 +277,9 @@ def capacity_estimates(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     share, so one estimate is counted once, by workers and time of measurement), else the
     report's top-level ``capacity``."""
     found: dict[tuple[object, object], dict[str, Any]] = {}
-    for process, entries in (report.get("calibration") or {}).items():
-        if not isinstance(entries, Mapping):
-            continue
-        for name, data in entries.items():
-            match = CAPACITY_NAME.fullmatch(str(name).strip())
-            if match is None or not isinstance(data, Mapping):
-                continue
-            est = {k: data.get(k) for k in _CAPACITY_KEYS}
-            est["workers"] = int(match.group(1))
-            est["process"] = str(process)
-            found.setdefault((est["workers"], est["measured_at"]), est)
+    for entry in capacity_entries(report.get("calibration")):
+        est = {k: entry.get(k) for k in (*_CAPACITY_KEYS, "process")}
+        found.setdefault((est["workers"], est["measured_at"]), est)
     if not found:
         for data in (report.get("capacity") or {}).values():
             if isinstance(data, Mapping):

@@ -734,7 +734,7 @@ def test_a_chart_that_fails_to_draw_leaves_its_text_and_the_rest_of_the_page(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("no ink")
 
-    monkeypatch.setattr(forest, "log_axis", broken)
+    monkeypatch.setattr(forest, "rows_axes", broken)
     page = render_html(document(record("a", "confirmed", [check()])))
     overview = page[page.index('<section id="overview">'):page.index('<section id="verdicts">')]
     assert "<svg" not in overview

@@ -504,9 +504,6 @@ class ReportPlugin:
                 results.append(
                     {**rec, "outcome": state.outcome, "duration": round(state.duration, 6)}
                 )
-        counts: dict[str, int] = {}
-        for rec in results:
-            counts[str(rec.get("verdict"))] = counts.get(str(rec.get("verdict")), 0) + 1
         with _lock:
             calibration: dict[str, Any] = {"main": dict(_calibration)} if _calibration else {}
         for wid, data in self.workers.items():
@@ -514,7 +511,7 @@ class ReportPlugin:
                 calibration[wid] = data["calibration"]
         interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
         session: dict[str, Any] = {
-            "started": _iso(self.started),
+            "started": iso_time(self.started),
             "duration": round(time.perf_counter() - self.started_perf, 3),
             "exitstatus": int(exitstatus),
             "interrupted": interrupted,
@@ -524,26 +521,11 @@ class ReportPlugin:
         lost = self._lost_records(results)
         if lost:
             session["records_lost"] = lost
-        doc: dict[str, Any] = {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "plugin_version": plugin_version(),
-            "created": _iso(time.time()),
-            "tag": runtime_tag(profile),
-            "runtime": profile,
-            "runtime_label": label,
-            "options": _options(self.config),
-            "settings": _settings(),
-            "calibration": calibration,
-            "capacity": capacity_from_calibration(calibration),
-            "workers": dict(self.workers),
-            "session": session,
-            "counts": counts,
-            "results": results,
-            "tests": {nodeid: dict(state.data) for nodeid, state in self.tests.items()
-                      if state.data},
-        }
-        return to_plain(doc)  # type: ignore[no-any-return]
+        tests = {nodeid: dict(state.data) for nodeid, state in self.tests.items() if state.data}
+        return run_document(profile, label, options=_options(self.config),
+                            run_settings=_settings(), calibration=calibration,
+                            workers=dict(self.workers), session=session, results=results,
+                            tests=tests)
 
     def _lost_records(self, results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         """Per worker: records it sent minus those that arrived (should be all zero)."""
@@ -568,7 +550,37 @@ def _relative(path: Path, start: Path) -> str:
         return str(path)
 
 
-def _iso(ts: float) -> str:
+def run_document(profile: Mapping[str, Any], label: str, *, options: Mapping[str, Any],
+                 run_settings: Any, calibration: Mapping[str, Any], workers: Mapping[str, Any],
+                 session: Mapping[str, Any], results: Sequence[Mapping[str, Any]],
+                 tests: Mapping[str, Any]) -> dict[str, Any]:
+    """The run document (``docs/REPORT_SCHEMA.md``) of a session or a standalone command."""
+    counts: dict[str, int] = {}
+    for rec in results:
+        counts[str(rec.get("verdict"))] = counts.get(str(rec.get("verdict")), 0) + 1
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "plugin_version": plugin_version(),
+        "created": iso_time(time.time()),
+        "tag": runtime_tag(profile),
+        "runtime": profile,
+        "runtime_label": label,
+        "options": dict(options),
+        "settings": run_settings,
+        "calibration": dict(calibration),
+        "capacity": capacity_from_calibration(calibration),
+        "workers": dict(workers),
+        "session": dict(session),
+        "counts": counts,
+        "results": list(results),
+        "tests": dict(tests),
+    }
+    return to_plain(doc)  # type: ignore[no-any-return]
+
+
+def iso_time(ts: float) -> str:
+    """``ts`` (a ``time.time()``) as the schema's UTC ISO 8601 time, to the second."""
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
 
 

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 from .charts import INK, MUTED, Chart, render
 from .draw import (
     MARK,
+    ROW_AXIS,
+    ROW_LABELS,
+    ROW_PLOT,
     colour,
-    log_axis,
     log_domain,
     mark_style,
     ref_line,
     row_labels,
+    rows_axes,
     verdict_class,
 )
 from .format import e, fmt_num, format_figure, format_quantity, md_cell, num_or_none
@@ -34,18 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = ["baseline_of", "render_compare_html", "render_compare_markdown"]
 
-PLOT, LABELS = 560, 260
-"""Pixels of the log axis, and first set aside for the labels (the figure is cropped to
-them)."""
-
 ROW = 28
 """Pixels per comparison: two intervals, the baseline's above the current one."""
 
 OFFSET = 6
 """Pixels between a row's middle and each of its two intervals."""
-
-AXIS = 30
-"""Pixels above and below the rows for the axis."""
 
 WRAP = 40
 """Characters per line of a label."""
@@ -146,14 +142,7 @@ def _paint(comparisons: Sequence[Mapping[str, Any]], domain: tuple[float, float]
     lo, hi = domain
 
     def paint(chart: Chart) -> None:
-        width = LABELS + PLOT
-        ax = chart.figure.add_axes((LABELS / width, AXIS / height, PLOT / width,
-                                    (height - 2 * AXIS) / height))
-        ax.set_ylim(ROW * len(comparisons), 0.0)
-        log_axis(ax, lo, hi)
-        ax.tick_params(axis="x", top=True, labeltop=True)
-        ax.spines["top"].set_visible(True)
-        ax.spines["left"].set_visible(False)
+        ax = rows_axes(chart, height, ROW * len(comparisons), lo, hi)
         ref_line(chart, ax, lo, hi)
         rows = []
         for k, c in enumerate(comparisons):
@@ -173,14 +162,15 @@ def _paint(comparisons: Sequence[Mapping[str, Any]], domain: tuple[float, float]
 
 
 def _chart(comparisons: Sequence[Mapping[str, Any]]) -> str:
-    height = ROW * len(comparisons) + 2 * AXIS
+    height = ROW * len(comparisons) + 2 * ROW_AXIS
     desc = " ".join(
         f"{_label(c)}: baseline {format_figure(_fig(c, 'baseline')) or 'none'} "
         f"({_side(c, 'baseline').get('verdict')}), current "
         f"{format_figure(_fig(c, 'current')) or 'none'} ({_side(c, 'current').get('verdict')})."
         f" {_ratio_text(c)}" for c in comparisons)
     return render("baseline", "the baseline's and the current figures, check by check", desc,
-                  (LABELS + PLOT, height), _paint(comparisons, _domain(comparisons), height),
+                  (ROW_LABELS + ROW_PLOT, height),
+                  _paint(comparisons, _domain(comparisons), height),
                   tight=True)
 
 

@@ -8,7 +8,7 @@ print them through these, so a capacity reads the same everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .format import fmt_num, fmt_seconds, format_quantity, num_or_none
@@ -34,24 +34,30 @@ def _measured_at(entry: Mapping[str, Any]) -> float:
     return num_or_none(entry.get("measured_at")) or 0.0
 
 
-def capacity_from_calibration(calibration: Any) -> dict[str, dict[str, Any]]:
-    """``{"<N>": {workers, value, low, high, alpha, windows, …, process}}`` from the
-    ``capacity <N> workers`` entries of every process's calibration (``main``, ``gw0``, …):
-    the most recently measured estimate per N, by N."""
-    best: dict[str, dict[str, Any]] = {}
+def capacity_entries(calibration: Any) -> Iterator[dict[str, Any]]:
+    """Every ``capacity <N> workers`` entry of every process's calibration (``main``,
+    ``gw0``, …), with ``workers`` and ``process`` added (xdist workers that share an
+    estimate each record it)."""
     if not isinstance(calibration, Mapping):
-        return best
+        return
     for process, entries in calibration.items():
         if not isinstance(entries, Mapping):
             continue
         for name, data in entries.items():
             match = CAPACITY_NAME.fullmatch(str(name).strip())
-            if match is None or not isinstance(data, Mapping):
-                continue
-            entry = {**data, "workers": int(match.group(1)), "process": str(process)}
-            old = best.get(match.group(1))
-            if old is None or _measured_at(entry) >= _measured_at(old):
-                best[match.group(1)] = entry
+            if match is not None and isinstance(data, Mapping):
+                yield {**data, "workers": int(match.group(1)), "process": str(process)}
+
+
+def capacity_from_calibration(calibration: Any) -> dict[str, dict[str, Any]]:
+    """``{"<N>": {workers, value, low, high, alpha, windows, …, process}}`` from the
+    ``capacity <N> workers`` entries of every process's calibration (``main``, ``gw0``, …):
+    the most recently measured estimate per N, by N."""
+    best: dict[str, dict[str, Any]] = {}
+    for entry in capacity_entries(calibration):
+        old = best.get(str(entry["workers"]))
+        if old is None or _measured_at(entry) >= _measured_at(old):
+            best[str(entry["workers"])] = entry
     return {k: best[k] for k in sorted(best, key=int)}
 
 

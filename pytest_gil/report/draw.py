@@ -95,6 +95,31 @@ def tick_text(value: float, unit: str = "") -> str:
     return f"{value:.3g}{suffix}"
 
 
+ROW_PLOT = 560
+"""Pixels of the log axis of a chart of rows (the forest, the baseline comparison)."""
+
+ROW_LABELS = 260
+"""Pixels first set aside for the row labels (the figure is then cropped to the longest)."""
+
+ROW_AXIS = 30
+"""Pixels above and below the rows: the tick labels of the axis, on both sides."""
+
+
+def rows_axes(chart: Chart, height: float, bottom: float, lo: float, hi: float,
+              unit: str = "") -> Axes:
+    """The axes of a chart of rows ``height`` pixels tall: labels on the left, a log axis over
+    ``[lo, hi]`` ticked above and below, rows from ``0`` (top) down to ``bottom``."""
+    width = ROW_LABELS + ROW_PLOT
+    ax = chart.figure.add_axes((ROW_LABELS / width, ROW_AXIS / height, ROW_PLOT / width,
+                                (height - 2 * ROW_AXIS) / height))
+    ax.set_ylim(bottom, 0.0)
+    log_axis(ax, lo, hi, unit)
+    ax.tick_params(axis="x", top=True, labeltop=True)
+    ax.spines["top"].set_visible(True)
+    ax.spines["left"].set_visible(False)
+    return ax
+
+
 def log_axis(ax: Axes, lo: float, hi: float, unit: str = "") -> None:
     """Make the x axis of ``ax`` a log axis over ``[lo, hi]`` with readable ticks: 1-2-5 per
     decade, or round even steps on a narrow span, labelled by :func:`tick_text`."""

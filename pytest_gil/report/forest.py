@@ -17,14 +17,17 @@ from typing import TYPE_CHECKING
 
 from .charts import FONT_SIZE, INK, MUTED, Chart, render
 from .draw import (
+    ROW_AXIS,
+    ROW_LABELS,
+    ROW_PLOT,
     bound_lines,
     colour,
     cut_arrows,
-    log_axis,
     log_domain,
     mark_style,
     ref_line,
     row_labels,
+    rows_axes,
     verdict_class,
     zone_bands,
 )
@@ -39,14 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["axis_domain", "render_forest"]
 
-PLOT = 560
-"""Pixels of the log axis."""
-
-LABELS = 260
-"""Pixels first set aside for the row labels (the figure is then cropped to the longest)."""
-
 WRAP = 40
-"""Characters per line of a row label (at 10 pixels, about :data:`LABELS` pixels)."""
+"""Characters per line of a row label (at 10 pixels, about
+:data:`~pytest_gil.report.draw.ROW_LABELS` pixels)."""
 
 ROW = 22
 """Pixels per row of a one- or two-line label: room for a 7-pixel mark and its zone bands."""
@@ -56,9 +54,6 @@ LINE = 12
 
 GAP = 2
 """Pixels between the zone bands of neighbouring rows."""
-
-AXIS = 30
-"""Pixels above and below the rows: the tick labels of the axis, on both sides."""
 
 STRETCH = 2.0
 """How far (as a factor) intervals may widen the axis beyond the figures, bounds and 1: a
@@ -197,14 +192,7 @@ def _paint(placed: Sequence[Placed], domain: tuple[float, float], unit: str,
     lo, hi = domain
 
     def paint(chart: Chart) -> None:
-        width = LABELS + PLOT
-        ax = chart.figure.add_axes((LABELS / width, AXIS / height, PLOT / width,
-                                    (height - 2 * AXIS) / height))
-        ax.set_ylim(placed[-1].bottom, 0.0)
-        log_axis(ax, lo, hi, unit)
-        ax.tick_params(axis="x", top=True, labeltop=True)
-        ax.spines["top"].set_visible(True)
-        ax.spines["left"].set_visible(False)
+        ax = rows_axes(chart, height, placed[-1].bottom, lo, hi, unit)
         plotted = [p for p in placed if on_ratio_axis(p.row.figure)]
         banded = [(z, p.top + GAP, p.bottom - GAP) for p in plotted
                   if (z := zones(p.row.check)) is not None]
@@ -237,13 +225,14 @@ def _row_desc(row: Row, z: Zones | None) -> str:
 
 def _chart(rows: Sequence[Row]) -> str:
     placed = _place(rows)
-    height = placed[-1].bottom + 2 * AXIS
+    height = placed[-1].bottom + 2 * ROW_AXIS
     units = {str(r.figure.get("unit") or "") for r in rows if r.figure and on_ratio_axis(r.figure)}
     unit = units.pop() if len(units) == 1 else ""
     desc = (f"{len(rows)} checks, each figure with its interval on one log axis over the zones "
             "of its hypothesis. " + "; ".join(_row_desc(r, zones(r.check)) for r in rows) + ".")
     return render("overview", "every check of the run: figure, interval and zones", desc,
-                  (LABELS + PLOT, height), _paint(placed, axis_domain(rows), unit, height),
+                  (ROW_LABELS + ROW_PLOT, height),
+                  _paint(placed, axis_domain(rows), unit, height),
                   tight=True)
 
 

@@ -11,14 +11,12 @@ report`` — reads it unchanged.  Where a pytest run names the test that recorde
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .files import SCHEMA, SCHEMA_VERSION, write_atomic
-from .format import runtime_tag
+from .files import write_atomic
 
 if TYPE_CHECKING:
     from ..engine.check import Check
@@ -29,11 +27,6 @@ OUTCOMES: tuple[str, ...] = ("passed", "failed", "skipped")
 """What a standalone record's ``outcome`` may say: its expectation was met (or there was
 none), contradicted, or left undecided (inconclusive, not testable) — pytest's words, so the
 views read them as they read a test's."""
-
-OPTION_NAMES: tuple[str, ...] = ("gil_report", "gil_scale", "gil_budget", "gil_alpha",
-                                 "gil_inconclusive", "gil_start_method")
-"""The ``options`` of the schema: what was given for each pytest-gil option (``None`` when
-the command has no such option or it was not given)."""
 
 
 def check_record(check: Check, *, name: str, outcome: str = "passed",
@@ -50,10 +43,6 @@ def check_record(check: Check, *, name: str, outcome: str = "passed",
             "duration": round(check.elapsed if duration is None else duration, 6)}
 
 
-def _iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def build_document(results: Sequence[Mapping[str, Any]], *, args: Sequence[str],
                    started: float, exitstatus: int, interrupted: bool = False,
                    options: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -62,41 +51,25 @@ def build_document(results: Sequence[Mapping[str, Any]], *, args: Sequence[str],
     command's arguments; ``options`` the pytest-gil options it was given (by schema name,
     e.g. ``{"gil_budget": 5.0}``)."""
     from .. import settings
+    from ..options import OPTIONS
     from ..profile import runtime_profile
-    from .collect import plugin_version, to_plain
+    from .collect import iso_time, run_document, to_plain
 
     prof = runtime_profile()
-    profile = to_plain(prof.to_dict())
     ordered = sorted(results, key=lambda r: str(r.get("nodeid")))
-    counts: dict[str, int] = {}
-    for rec in ordered:
-        counts[str(rec.get("verdict"))] = counts.get(str(rec.get("verdict")), 0) + 1
     given = dict(options or {})
-    doc = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "plugin_version": plugin_version(),
-        "created": _iso(time.time()),
-        "tag": runtime_tag(profile),
-        "runtime": profile,
-        "runtime_label": prof.label(),
-        "options": {name: given.get(name) for name in OPTION_NAMES},
-        "settings": settings.current(),
-        "calibration": {},
-        "workers": {},
-        "session": {
-            "started": _iso(started),
-            "duration": round(time.time() - started, 3),
-            "exitstatus": int(exitstatus),
-            "interrupted": interrupted,
-            "args": [str(a) for a in args],
-            "tests_with_records": len({r.get("nodeid") for r in ordered}),
-        },
-        "counts": counts,
-        "results": ordered,
-        "tests": {},
+    session = {
+        "started": iso_time(started),
+        "duration": round(time.time() - started, 3),
+        "exitstatus": int(exitstatus),
+        "interrupted": interrupted,
+        "args": [str(a) for a in args],
+        "tests_with_records": len({r.get("nodeid") for r in ordered}),
     }
-    return to_plain(doc)  # type: ignore[no-any-return]
+    return run_document(to_plain(prof.to_dict()), prof.label(),
+                        options={o.dest: given.get(o.dest) for o in OPTIONS},
+                        run_settings=settings.current(), calibration={}, workers={},
+                        session=session, results=ordered, tests={})
 
 
 def write_html(doc: Mapping[str, Any], path: Path) -> None:
