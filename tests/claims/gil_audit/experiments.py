@@ -62,6 +62,7 @@ class _ProcessObjects:
     def __init__(self, n: int, processes: int, ctx: Any) -> None:
         self.n, self.processes, self.ctx = n, processes, ctx
         self.exitcodes: list[int | None] = []
+        self.children_cpu = 0.0
 
     def _start(self) -> tuple[list[Any], list[Any], list[Any]]:
         procs, gos, outs = [], [], []
@@ -99,6 +100,7 @@ class _ProcessObjects:
             for c in (*gos, *outs):
                 c.close()
         self.exitcodes = [p.exitcode for p in procs]
+        self.children_cpu = sum(r[4] for r in recs)
         return t1 - t0, sum(r[2] for r in recs)
 
     def serial(self) -> tuple[float, float]:
@@ -117,7 +119,7 @@ class _ProcessObjects:
         return Round({"speedup": t_s / t_p, "cpu_speedup": (c_p / t_p) / (c_s / t_s)},
                      {"t_serial": t_s, "t_parallel": t_p, "cpu_parallel": c_p,
                       "parallelism": c_p / t_p, "exitcodes": list(self.exitcodes)},
-                     other_cpu=c_p, serial_cpu_ratio=c_s / t_s)
+                     other_cpu=self.children_cpu, serial_cpu_ratio=c_s / t_s)
 
 
 def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,

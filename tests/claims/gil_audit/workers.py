@@ -150,7 +150,9 @@ def calc_child(go: multiprocessing.connection.Connection,
     c0, t0 = time.thread_time(), time.perf_counter()
     result = calc_i(i, n)
     t1, c1 = time.perf_counter(), time.thread_time()
-    out.send((t0, t1, c1 - c0, result))
+    # Last: the child's whole CPU time (start-up, imports under forkserver/spawn, the warm-up
+    # run), which the round's noise reading counts as this check's and not as foreign load.
+    out.send((t0, t1, c1 - c0, result, time.process_time()))
     out.close()
 
 
