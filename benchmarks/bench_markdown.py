@@ -3,6 +3,7 @@ clocks, no processes; every section may be missing, or be a dry run's plan)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,12 +85,22 @@ def _ours_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             secs(td.get("elapsed")) if td.get("elapsed") is not None else "undecided",
             spread_text(s.get("wall")),
             spread_text(s.get("rounds"), ""),
+            _at_best_text(s.get("at_best")),
             spread_text(s.get("capacity_seconds")),
             spread_text(s.get("import_seconds")),
         ])
     return table(["question", "expected", "repetitions", "check's elapsed", "median to a "
-                  "decided verdict", "end to end", "rounds", "capacity estimate",
+                  "decided verdict", "end to end", "rounds", "at best†", "capacity estimate",
                   "imports"], body)
+
+
+def _at_best_text(best: Mapping[str, Any] | None) -> str:
+    """``rounds ≈ seconds`` a test with the rounds' variance known would need (medians)."""
+    if not best or not best.get("rounds"):
+        return "—"
+    r, t = best["rounds"], best.get("seconds")
+    text = f"{math.ceil(r['median'])} rounds"
+    return text + (f" ≈ {secs(t['median'])}" if t else "")
 
 
 def _undecided(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -210,7 +221,12 @@ def _verdict_section(v: Mapping[str, Any]) -> list[str]:
         "that did not decide right as never — \"undecided\" when more than half did not. "
         "*End to end*: from launching the interpreter to the verdict (imports, the capacity "
         "estimate, pools, the check). *Capacity estimate*: what measuring the delivered "
-        "capacity cost, paid by the first CPU-bound scaling check of a session.", "",
+        "capacity cost, paid by the first CPU-bound scaling check of a session. "
+        "*At best†*: the rounds (and, at the repetition's own seconds per round, the time) a "
+        "test that knew each round's variance in advance would need to reach the expected "
+        "answer at the engine's per-look α — (z·sd/margin)² from the repetition's own rounds "
+        "(`bench_stats.rounds_at_best`); no test at that α does with fewer on that noise, "
+        "so a time goal below it cannot be met on the machine that measured it.", "",
         *_ours_table(rows), *_undecided(rows), "",
         "### Side by side", "", *_side_by_side(rows), *_peers_section(v, rows), "",
     ]

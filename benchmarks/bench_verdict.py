@@ -97,7 +97,40 @@ def rep_record(question: str, data: Mapping[str, Any], launched: float, process_
         "capacity_seconds": data.get("capacity_seconds"),
         "call_seconds": data.get("call_seconds"),
         "capacity": data.get("capacity"),
+        "at_best": _at_best(q, check, expected, capacity=data.get("capacity") is not None),
     }
+
+
+def _at_best(q: Any, check: Mapping[str, Any], expected: str | None, *, capacity: bool
+             ) -> dict[str, float] | None:
+    """:func:`bench_stats.rounds_at_best` of the expected answer, over the signals that may
+    decide it alone (the CPU-time bound may confirm "serialized"; each route then has half
+    the α): the fewest rounds among them."""
+    bound, side = _confirm_bound(q, check, expected)
+    logs = check.get("signal_logs") or {}
+    if isinstance(logs, list):  # a child of before the signals were named
+        logs = {"speedup": logs}
+    hyp = next((h for h, a in q.answers.items() if a == expected), None)
+    signals = [s for s in ("speedup", "release") if s in logs]
+    routes = 1
+    if hyp == "serialized" and "cpu_speedup" in logs:
+        signals, routes = [*signals, "cpu_speedup"], 2
+    best = [b for s in signals if (b := bench_stats.rounds_at_best(
+        logs[s], bound, side, capacity=capacity, routes=routes)) is not None]
+    return min(best, key=lambda b: b["rounds"]) if best else None
+
+
+def _confirm_bound(q: Any, check: Mapping[str, Any], expected: str | None
+                   ) -> tuple[float | None, int]:
+    """The confirm bound of the expected answer, on the scale of the deciding signal (a
+    release check reports its bounds on the probe ratio R and decides on 2R), and the side
+    of it the answer lies on (+1: above)."""
+    hyp = next((h for h, a in q.answers.items() if a == expected), None)
+    side = 1 if hyp in ("parallel", "releases") else -1
+    bound = ((check.get("all_bounds") or {}).get(hyp) or {}).get("confirm")
+    if not isinstance(bound, (int, float)) or bound <= 0:
+        return None, side
+    return (2.0 * bound if check.get("kind") == "release" else float(bound)), side
 
 
 def one_rep(question: str, python: str, calc_n: int, expected: str | None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any  # noqa: E402
 import bench_questions as Q  # noqa: E402
 
 CHECK_KEYS = ("kind", "label", "claim_tested", "verdict", "verdicts", "figure", "rounds",
-              "suspect_rounds", "elapsed", "stop", "reason", "ideal", "detail")
+              "suspect_rounds", "elapsed", "stop", "reason", "ideal", "detail", "all_bounds")
 """What the parent keeps of the check's record (its rounds and looks stay here)."""
 
 
@@ -70,7 +70,26 @@ def run(question: str, calc_n: int) -> dict[str, Any]:
     out["verdict_at"] = clock()
     record = check.to_dict()
     out["check"] = {k: record.get(k) for k in CHECK_KEYS}
+    out["check"]["signal_logs"] = decided_logs(record)
     return out
+
+
+def decided_logs(record: dict[str, Any]) -> dict[str, list[float]]:
+    """The logs of each deciding signal (``speedup`` and the CPU-time bound ``cpu_speedup``;
+    ``release`` — the probe's 2R — for a release check) over the rounds the test used (no
+    warm-up, none excluded)."""
+    import math
+
+    signals = ("release",) if record.get("kind") == "release" else ("speedup", "cpu_speedup")
+    out: dict[str, list[float]] = {s: [] for s in signals}
+    for r in record.get("raw") or []:
+        if r.get("warmup") or r.get("excluded"):
+            continue
+        for s in signals:
+            v = (r.get("values") or {}).get(s)
+            if isinstance(v, (int, float)) and v > 0:
+                out[s].append(math.log(v))
+    return {s: v for s, v in out.items() if v}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

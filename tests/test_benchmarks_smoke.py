@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -275,6 +276,56 @@ def test_rep_record_times_the_verdict_from_the_childs_clock() -> None:
                                    expected="parallel")
     assert rec["wall"] == 3.2 and rec["startup_seconds"] is None
     assert rec["outcome"] == "wrong"
+
+
+def test_rounds_at_best_is_the_known_variance_sample_size() -> None:
+    from scipy.stats import norm
+
+    from pytest_gil import stats
+
+    logs = [math.log(1.8) + d for d in (-0.2, 0.0, 0.2, -0.1, 0.1)]
+    sd = float(np.std(logs, ddof=1))
+    best = bench_stats.rounds_at_best(logs, 1.5, +1, capacity=True)
+    assert best is not None
+    z = norm.isf(0.75 * stats.ALPHA_CONFIRM / len(stats.LOOKS))
+    assert best["rounds"] == pytest.approx((z * sd / math.log(1.8 / 1.5)) ** 2)
+    # less noise, fewer rounds; no capacity share of α, fewer still
+    quiet = [math.log(1.8) + d / 4 for d in (-0.2, 0.0, 0.2, -0.1, 0.1)]
+    assert bench_stats.rounds_at_best(quiet, 1.5, +1, capacity=True)["rounds"] == (
+        pytest.approx(best["rounds"] / 16))
+    assert (bench_stats.rounds_at_best(logs, 1.5, +1, capacity=False)["rounds"]
+            < best["rounds"])
+    # the mean on the wrong side of the bound, or too few rounds: no figure
+    assert bench_stats.rounds_at_best(logs, 1.5, -1, capacity=True) is None
+    assert bench_stats.rounds_at_best(logs[:2], 1.5, +1, capacity=True) is None
+    assert bench_stats.rounds_at_best(logs, None, +1, capacity=True) is None
+
+
+def test_rep_record_reads_the_bound_of_the_expected_answer() -> None:
+    logs = [math.log(x) for x in (0.95, 1.0, 1.05, 0.98)]
+    data = {"check": {"kind": "release", "verdicts": {"releases": "refuted", "holds": "confirmed"},
+                      "elapsed": 0.6, "rounds": 4, "signal_logs": {"release": logs},
+                      "all_bounds": {"releases": {"confirm": 0.7071},
+                                     "holds": {"confirm": 0.7071}}}}
+    rec = bench_verdict.rep_record("hold", data, launched=0.0, process_wall=1.0,
+                                   expected="holds")
+    # decided on 2R against √2 (the record's bounds are on R): the mean 1 lies below it
+    assert rec["at_best"] == bench_stats.rounds_at_best(logs, 2 * 0.7071, -1, capacity=False)
+    s = bench_stats.summarise_reps([rec])
+    assert s["at_best"]["seconds"]["median"] == pytest.approx(
+        max(rec["at_best"]["rounds"], 1.0) * 0.6 / 4)
+    # "serialized" may be confirmed by the CPU-time bound alone: the quieter signal counts,
+    # at half the α
+    noisy = [math.log(x) for x in (0.8, 1.3, 0.9, 1.2)]
+    steady = [math.log(x) for x in (1.0, 1.01, 0.99, 1.0)]
+    data = {"check": {"kind": "scaling", "verdicts": {"serialized": "confirmed"},
+                      "elapsed": 0.6, "rounds": 4,
+                      "signal_logs": {"speedup": noisy, "cpu_speedup": steady},
+                      "all_bounds": {"serialized": {"confirm": 1.41}}}}
+    rec = bench_verdict.rep_record("threads", data, launched=0.0, process_wall=1.0,
+                                   expected="serialized")
+    assert rec["at_best"] == bench_stats.rounds_at_best(steady, 1.41, -1, capacity=False,
+                                                        routes=2)
 
 
 def test_the_hold_question_borrows_the_threads_peers_with_its_own_answers() -> None:

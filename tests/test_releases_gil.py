@@ -128,3 +128,25 @@ def test_no_probe_thread_is_left_behind() -> None:
     before = set(threading.enumerate())
     releases_gil(time.sleep, 0.005, budget=1.0)
     assert [t for t in threading.enumerate() if t not in before] == []
+
+
+def test_the_probe_counts_only_between_resume_and_pause() -> None:
+    """Between rounds the probe waits on an event instead of spinning: the round loop's own
+    work does not queue behind it for the GIL (rounds were 3–6× their windows)."""
+    from pytest_gil.engine.release import _Probe
+
+    probe = _Probe()
+    probe.start()
+    try:
+        time.sleep(0.02)
+        assert probe.count[0] == 0  # not counting before the first round
+        probe.resume()
+        assert probe.count[0] > 0  # counting once resume returns
+        probe.pause()
+        time.sleep(0.01)  # the loop notices the flag within one iteration
+        n = probe.count[0]
+        time.sleep(0.02)
+        assert probe.count[0] == n
+    finally:
+        probe.stop()
+    assert not probe.thread.is_alive()

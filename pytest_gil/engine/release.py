@@ -110,17 +110,27 @@ class GilReleaseResult(Check):
 
 
 class _Probe:
-    """A thread counting iterations of a tight Python loop (it needs the GIL to count)."""
+    """A thread counting iterations of a tight Python loop (it needs the GIL to count).
+
+    It runs only while a round measures (:meth:`resume` … :meth:`pause`): between rounds it
+    waits on an event, so the round loop's own work (noise readings, the statistics) does not
+    queue for the GIL behind it — with the probe spinning, each of those steps waited up to a
+    switch interval (5 ms) for the GIL, and a round of two 30 ms windows took 180–370 ms."""
 
     def __init__(self) -> None:
         self.count = [0]
         self.running = True
+        self.active = False
+        self._go = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pytest-gil-probe", daemon=True)
         self._clock: int | None = None
 
     def _run(self) -> None:
-        c = self.count
+        c, go = self.count, self._go
         while self.running:
+            if not self.active:
+                go.wait()
+                continue
             c[0] += 1
 
     def start(self) -> None:
@@ -131,8 +141,19 @@ class _Probe:
                 self._clock = getclk(self.thread.ident)
             except OSError:
                 self._clock = None
-        while self.count[0] == 0:  # the probe is running before any window
-            time.sleep(0.001)
+
+    def resume(self) -> None:
+        """Let the probe count, and return once it does (it is running before a window)."""
+        n0 = self.count[0]
+        self.active = True
+        self._go.set()
+        while self.count[0] == n0 and self.thread.is_alive():
+            time.sleep(0.0005)
+
+    def pause(self) -> None:
+        """Stop counting (the probe blocks on its event and no longer wants the GIL)."""
+        self.active = False
+        self._go.clear()
 
     def cpu(self) -> float | None:
         if self._clock is None:
@@ -144,6 +165,7 @@ class _Probe:
 
     def stop(self) -> None:
         self.running = False
+        self._go.set()
         if self.thread.ident is not None:
             self.thread.join()
 
@@ -185,12 +207,16 @@ class ReleaseDesign(Design):
 
     def round(self, index: int, flipped: bool) -> Round:
         got: dict[str, tuple[float, float | None, float]] = {}
-        for which in ("WS" if flipped else "SW"):
-            if which == "S":
-                got["S"] = self._measured(lambda: time.sleep(self.window))
-            else:
-                got["W"] = self._measured(self._calls)
-                self.window = got["W"][2]
+        self.probe.resume()
+        try:
+            for which in ("WS" if flipped else "SW"):
+                if which == "S":
+                    got["S"] = self._measured(lambda: time.sleep(self.window))
+                else:
+                    got["W"] = self._measured(self._calls)
+                    self.window = got["W"][2]
+        finally:
+            self.probe.pause()
         (rate_s, share_s, _), (rate_w, share_w, _) = got["S"], got["W"]
         if share_s is not None and share_w is not None:
             ratio = share_w / share_s if share_s > 0 else math.nan
