@@ -709,3 +709,33 @@ def test_a_refutation_by_the_speedup_alone_falls_when_the_capacity_fell(
     r = measure_scaling(noop, workers=2, hypothesis="parallel")
     assert r.verdicts["parallel"] == "inconclusive" and r.stop == "capacity-fell"
     assert "capacity fell during the check: 2.00× [2.00, 2.00]" in r.reason
+
+
+# --------------------------------------------------------------------------------------------
+# the serial phase of identical calls
+
+
+def test_serial_sample_runs_one_identical_call_per_worker_and_every_distinct_one() -> None:
+    from pytest_gil.engine.scaling import serial_sample
+    from pytest_gil.runtimes.threads import task_calls
+
+    same = task_calls(abs, (3,), None, None, None, 8)
+    assert serial_sample(same, 2) == same[:2]
+    assert serial_sample(same, 8) == same and serial_sample(same, 16) == same
+    own = task_calls(abs, (), None, None, [(i,) for i in range(8)], None)
+    assert serial_sample(own, 2) == own  # each task its own arguments: all run
+    fns = task_calls([abs] * 8, (3,), None, None, None, None)
+    assert serial_sample(fns, 2) == fns  # a list of callables: taken as distinct tasks
+
+
+def test_a_scaled_serial_phase_gives_the_speedup_of_all_the_tasks() -> None:
+    from pytest_gil.workloads import worker
+
+    r = measure_scaling(worker, 0.01, tasks=4, workers=2, cpu_bound=False, ideal=2.0,
+                        budget=10)
+    rounds = [x for x in r.raw if not x.get("warmup")]
+    assert rounds and all(x["serial_calls"] == 2 for x in rounds)
+    for x in rounds:  # 2 sleeps one after another stand for the 4 the parallel phase runs
+        assert x["values"]["speedup"] == pytest.approx(2 * x["t_serial"] / x["t_parallel"],
+                                                       rel=1e-3)
+    assert 1.5 < r.speedup.value < 2.5  # 4 sleeps on 2 threads: two at a time
