@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["load", "p_text", "pct", "secs", "spread_text"]
+__all__ = ["at_best_text", "load", "p_text", "pct", "secs", "spread_text"]
 
 
 def _finite(x: object) -> bool:
@@ -52,6 +52,16 @@ def spread_text(s: object, unit: str = "s") -> str:
     fmt = {"s": secs, "x": _ratio}.get(unit, _count)
     med, lo, hi = (float(s[k]) for k in ("median", "min", "max"))
     return fmt(med) if lo == hi else f"{fmt(med)} [{fmt(lo)}–{fmt(hi)}]"
+
+
+def at_best_text(best: object) -> str:
+    """A question's ``at_best`` summary (``bench_stats.summarise_reps``) as ``N [lo–hi]
+    rounds ≈ T [lo–hi]``; ``—`` when not measured."""
+    if not isinstance(best, Mapping) or not best.get("rounds"):
+        return "—"
+    t = best.get("seconds")
+    return (f"{spread_text(best['rounds'], '')} rounds"
+            + (f" ≈ {spread_text(t)}" if t else ""))
 
 
 def load(x: object) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench_format import pct, secs, spread_text
+from bench_format import at_best_text, pct, secs, spread_text
 from bench_questions import QUESTIONS, expected_answers
 
 __all__ = [
@@ -119,23 +119,14 @@ def _verdict_goal(qid: str, limit: float, rows: Mapping[str, Mapping[str, Any]],
               + (f", {o['error']} failed" if o.get("error") else "")
               + f"; elapsed {spread_text(s.get('elapsed'))}, end to end "
               f"{spread_text(s.get('wall'))}, rounds {spread_text(s.get('rounds'), '')}"
-              + _at_best(s.get("at_best")))
+              + (f"; at best {at_best_text(s['at_best'])} (variance known in advance)"
+                 if s.get("at_best") else ""))
     if row.get("expected") is None:
         return _goal(f"verdict.{qid}", text, target,
                      f"not testable on this runtime; {figure}", None)
     met = _over_runs(violated=bool(o.get("wrong")), enough=reps >= MIN_REPS,
                      holds=t is not None and t <= limit)
     return _goal(f"verdict.{qid}", text, target, figure, met)
-
-
-def _at_best(best: Mapping[str, Any] | None) -> str:
-    """``; at best N rounds ≈ T`` (``bench_stats.rounds_at_best``: what any test at the
-    engine's α needs on the noise the rounds had), when measured."""
-    if not best or not best.get("rounds"):
-        return ""
-    t = best.get("seconds")
-    return (f"; at best {spread_text(best['rounds'], '')} rounds"
-            + (f" ≈ {spread_text(t)}" if t else "") + " (variance known in advance)")
 
 
 # --------------------------------------------------------------------------------------------

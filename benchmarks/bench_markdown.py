@@ -3,13 +3,12 @@ clocks, no processes; every section may be missing, or be a dry run's plan)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import bench_goals
 import bench_stats
-from bench_format import load, p_text, pct, secs, spread_text
+from bench_format import at_best_text, load, p_text, pct, secs, spread_text
 from bench_questions import QUESTIONS
 
 __all__ = ["render", "table"]
@@ -85,22 +84,13 @@ def _ours_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             secs(td.get("elapsed")) if td.get("elapsed") is not None else "undecided",
             spread_text(s.get("wall")),
             spread_text(s.get("rounds"), ""),
-            _at_best_text(s.get("at_best")),
+            at_best_text(s.get("at_best")),
             spread_text(s.get("capacity_seconds")),
             spread_text(s.get("import_seconds")),
         ])
     return table(["question", "expected", "repetitions", "check's elapsed", "median to a "
                   "decided verdict", "end to end", "rounds", "at best†", "capacity estimate",
                   "imports"], body)
-
-
-def _at_best_text(best: Mapping[str, Any] | None) -> str:
-    """``rounds ≈ seconds`` a test with the rounds' variance known would need (medians)."""
-    if not best or not best.get("rounds"):
-        return "—"
-    r, t = best["rounds"], best.get("seconds")
-    text = f"{math.ceil(r['median'])} rounds"
-    return text + (f" ≈ {secs(t['median'])}" if t else "")
 
 
 def _undecided(rows: Sequence[Mapping[str, Any]]) -> list[str]:

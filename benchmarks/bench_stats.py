@@ -267,48 +267,52 @@ def summarise_reps(reps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _at_best(measured: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The spread of :func:`rounds_at_best` over the repetitions, and of the seconds those
-    rounds take at each repetition's own seconds per round (its ``elapsed`` over its
-    ``rounds``: warm-up and statistics included)."""
+    """The spread of :func:`rounds_at_best` over the repetitions (at least one round), and of
+    the seconds those rounds take at each repetition's own seconds per round (its ``elapsed``
+    over its ``rounds``: warm-up and statistics included)."""
     rounds, seconds = [], []
     for r in measured:
-        best = r.get("at_best") or {}
-        n, el, used = best.get("rounds"), r.get("elapsed"), r.get("rounds")
+        n, el, used = (r.get("at_best") or {}).get("rounds"), r.get("elapsed"), r.get("rounds")
         if not isinstance(n, (int, float)):
             continue
         rounds.append(max(float(n), 1.0))
         if isinstance(el, (int, float)) and isinstance(used, int) and used > 0:
-            seconds.append(max(float(n), 1.0) * float(el) / used)
+            seconds.append(rounds[-1] * float(el) / used)
     if not rounds:
         return None
     return {"rounds": spread(rounds), "seconds": spread(seconds)}
 
 
-def rounds_at_best(log_values: Sequence[float], bound: float | None, side: int, *,
-                   capacity: bool, routes: int = 1) -> dict[str, float] | None:
-    """How many rounds a check's answer needs *at best*, from its own rounds: a one-sided z
-    test whose per-round variance is known in advance (no t quantile, no trimming, one look)
-    puts the mean of ``log_values`` beyond ``ln bound`` (above it for ``side`` +1, below for
-    −1) at the engine's per-look α once
-    ``n ≥ (z · sd / |mean − ln bound|)²``.  The engine's test (variance estimated, looks,
-    trimming) needs more; no test at that α needs fewer for the same per-round noise, so
-    this is what a time goal can reach on the machine that produced the rounds.
+def rounds_at_best(log_values: Sequence[float], bound: float, claim: str, *, capacity: bool,
+                   bound_route: bool = False) -> dict[str, float] | None:
+    """How many rounds confirming ``claim`` ("serialized" or "parallel") needs *at best*,
+    from a check's own rounds: a one-sided z test whose per-round variance is known in
+    advance (no t quantile, no trimming, one look) puts the mean of ``log_values`` beyond
+    ``ln bound`` (above for "parallel", below for "serialized") at the α the engine gives one
+    route of that confirmation at one look once ``n ≥ (z · sd / margin)²``.  The engine's test
+    (variance estimated, looks, trimming) needs more; no test at that α needs fewer for the
+    same per-round noise, so this is what a time goal can reach on the machine that produced
+    the rounds.
 
-    ``capacity``: the check was decided against the measured capacity (a quarter of α is the
-    capacity's: ``IDEAL_ALPHA_SHARE``); ``routes``: the signals that may reach this decision
-    alone, which share its α.  Returns ``{"rounds", "sd", "margin", "z"}``, or
-    ``None`` with fewer than 3 rounds, no bound, or the mean on the bound's wrong side.
+    ``capacity``: the check was decided against the measured capacity (part of α is the
+    capacity's); ``bound_route``: the CPU-time bound was a second route to the decision (they
+    share its α) — both as in :meth:`pytest_gil.stats.SequentialTest.alpha_route`.  Returns
+    ``{"rounds", "sd", "margin", "z"}``, or ``None`` with fewer rounds than the engine's first
+    look or the mean on the bound's wrong side.
     """
     from pytest_gil import stats as engine
 
-    if bound is None or bound <= 0 or len(log_values) < 3:
+    if not bound > 0 or len(log_values) < engine.LOOKS[0]:  # the engine's first look
         return None
-    mean, sd = statistics.fmean(log_values), statistics.stdev(log_values)
-    margin = side * (mean - math.log(bound))
+    side = engine.Route(("signal",), claim, "confirm").side  # type: ignore[arg-type]
+    margin = side * (statistics.fmean(log_values) - math.log(bound))
     if not margin > 0:
         return None
-    share = 1.0 - engine.IDEAL_ALPHA_SHARE if capacity else 1.0
-    z = float(sps.norm.isf(share * engine.ALPHA_CONFIRM / len(engine.LOOKS) / routes))
+    ideal = (2.0, 2.0) if capacity else 2.0  # any testable ideal: only the α split is read
+    test = engine.SequentialTest(ideal, primary=("signal",),
+                                 bound=("cpu_speedup",) if bound_route else ())
+    z = float(sps.norm.isf(test.alpha_route(claim, "confirm")))
+    sd = statistics.stdev(log_values)
     return {"rounds": (z * sd / margin) ** 2, "sd": sd, "margin": margin, "z": z}
 
 

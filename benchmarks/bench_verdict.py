@@ -101,36 +101,32 @@ def rep_record(question: str, data: Mapping[str, Any], launched: float, process_
     }
 
 
+RELEASE_CLAIMS = {"releases": "parallel", "holds": "serialized"}
+"""The side of the engine's test of 2R each release answer is (``_release_verdicts`` in
+``pytest_gil.engine.release``: "releases" is 2R ≈ 2, "parallel")."""
+
+
 def _at_best(q: Any, check: Mapping[str, Any], expected: str | None, *, capacity: bool
              ) -> dict[str, float] | None:
     """:func:`bench_stats.rounds_at_best` of the expected answer, over the signals that may
-    decide it alone (the CPU-time bound may confirm "serialized"; each route then has half
-    the α): the fewest rounds among them."""
-    bound, side = _confirm_bound(q, check, expected)
-    logs = check.get("signal_logs") or {}
-    if isinstance(logs, list):  # a child of before the signals were named
-        logs = {"speedup": logs}
+    decide it alone (the CPU-time bound may confirm "serialized"): the fewest rounds among
+    them.  The bound is the answer's confirm bound on the deciding signal's scale (a release
+    check reports its bounds on the probe ratio R and decides on 2R:
+    ``pytest_gil.engine.release``)."""
     hyp = next((h for h, a in q.answers.items() if a == expected), None)
-    signals = [s for s in ("speedup", "release") if s in logs]
-    routes = 1
-    if hyp == "serialized" and "cpu_speedup" in logs:
-        signals, routes = [*signals, "cpu_speedup"], 2
-    best = [b for s in signals if (b := bench_stats.rounds_at_best(
-        logs[s], bound, side, capacity=capacity, routes=routes)) is not None]
-    return min(best, key=lambda b: b["rounds"]) if best else None
-
-
-def _confirm_bound(q: Any, check: Mapping[str, Any], expected: str | None
-                   ) -> tuple[float | None, int]:
-    """The confirm bound of the expected answer, on the scale of the deciding signal (a
-    release check reports its bounds on the probe ratio R and decides on 2R), and the side
-    of it the answer lies on (+1: above)."""
-    hyp = next((h for h, a in q.answers.items() if a == expected), None)
-    side = 1 if hyp in ("parallel", "releases") else -1
     bound = ((check.get("all_bounds") or {}).get(hyp) or {}).get("confirm")
-    if not isinstance(bound, (int, float)) or bound <= 0:
-        return None, side
-    return (2.0 * bound if check.get("kind") == "release" else float(bound)), side
+    if hyp is None or not isinstance(bound, (int, float)) or bound <= 0:
+        return None
+    if check.get("kind") == "release":
+        bound *= 2.0
+    logs = check.get("signal_logs") or {}
+    bound_route = hyp == "serialized" and "cpu_speedup" in logs
+    signals = [s for s in ("speedup", "release") if s in logs]
+    signals += ["cpu_speedup"] if bound_route else []
+    claim = RELEASE_CLAIMS.get(hyp, hyp)
+    best = [b for s in signals if (b := bench_stats.rounds_at_best(
+        logs[s], float(bound), claim, capacity=capacity, bound_route=bound_route)) is not None]
+    return min(best, key=lambda b: b["rounds"]) if best else None
 
 
 def one_rep(question: str, python: str, calc_n: int, expected: str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ STARTED = time.perf_counter()  # first: as close to the interpreter's start as a
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
@@ -76,20 +77,13 @@ def run(question: str, calc_n: int) -> dict[str, Any]:
 
 def decided_logs(record: dict[str, Any]) -> dict[str, list[float]]:
     """The logs of each deciding signal (``speedup`` and the CPU-time bound ``cpu_speedup``;
-    ``release`` — the probe's 2R — for a release check) over the rounds the test used (no
-    warm-up, none excluded)."""
-    import math
+    ``release`` — the probe's 2R — for a release check) over the rounds the test used
+    (``pytest_gil.baseline.compare.round_values``: no warm-up, none excluded)."""
+    from pytest_gil.baseline.compare import round_values
 
     signals = ("release",) if record.get("kind") == "release" else ("speedup", "cpu_speedup")
-    out: dict[str, list[float]] = {s: [] for s in signals}
-    for r in record.get("raw") or []:
-        if r.get("warmup") or r.get("excluded"):
-            continue
-        for s in signals:
-            v = (r.get("values") or {}).get(s)
-            if isinstance(v, (int, float)) and v > 0:
-                out[s].append(math.log(v))
-    return {s: v for s, v in out.items() if v}
+    logs = {s: [math.log(v) for v in round_values(record, s)] for s in signals}
+    return {s: v for s, v in logs.items() if v}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -285,20 +285,22 @@ def test_rounds_at_best_is_the_known_variance_sample_size() -> None:
 
     logs = [math.log(1.8) + d for d in (-0.2, 0.0, 0.2, -0.1, 0.1)]
     sd = float(np.std(logs, ddof=1))
-    best = bench_stats.rounds_at_best(logs, 1.5, +1, capacity=True)
+    best = bench_stats.rounds_at_best(logs, 1.5, "parallel", capacity=True)
     assert best is not None
     z = norm.isf(0.75 * stats.ALPHA_CONFIRM / len(stats.LOOKS))
     assert best["rounds"] == pytest.approx((z * sd / math.log(1.8 / 1.5)) ** 2)
-    # less noise, fewer rounds; no capacity share of α, fewer still
+    # less noise, fewer rounds; no capacity share of α, fewer still; two routes, more
     quiet = [math.log(1.8) + d / 4 for d in (-0.2, 0.0, 0.2, -0.1, 0.1)]
-    assert bench_stats.rounds_at_best(quiet, 1.5, +1, capacity=True)["rounds"] == (
+    assert bench_stats.rounds_at_best(quiet, 1.5, "parallel", capacity=True)["rounds"] == (
         pytest.approx(best["rounds"] / 16))
-    assert (bench_stats.rounds_at_best(logs, 1.5, +1, capacity=False)["rounds"]
+    assert (bench_stats.rounds_at_best(logs, 1.5, "parallel", capacity=False)["rounds"]
             < best["rounds"])
+    low = [-x for x in logs]
+    assert (bench_stats.rounds_at_best(low, 1 / 1.5, "serialized", capacity=True,
+                                       bound_route=True)["rounds"] > best["rounds"])
     # the mean on the wrong side of the bound, or too few rounds: no figure
-    assert bench_stats.rounds_at_best(logs, 1.5, -1, capacity=True) is None
-    assert bench_stats.rounds_at_best(logs[:2], 1.5, +1, capacity=True) is None
-    assert bench_stats.rounds_at_best(logs, None, +1, capacity=True) is None
+    assert bench_stats.rounds_at_best(logs, 1.5, "serialized", capacity=True) is None
+    assert bench_stats.rounds_at_best(logs[:2], 1.5, "parallel", capacity=True) is None
 
 
 def test_rep_record_reads_the_bound_of_the_expected_answer() -> None:
@@ -310,7 +312,8 @@ def test_rep_record_reads_the_bound_of_the_expected_answer() -> None:
     rec = bench_verdict.rep_record("hold", data, launched=0.0, process_wall=1.0,
                                    expected="holds")
     # decided on 2R against √2 (the record's bounds are on R): the mean 1 lies below it
-    assert rec["at_best"] == bench_stats.rounds_at_best(logs, 2 * 0.7071, -1, capacity=False)
+    assert rec["at_best"] == bench_stats.rounds_at_best(logs, 2 * 0.7071, "serialized",
+                                                        capacity=False)
     s = bench_stats.summarise_reps([rec])
     assert s["at_best"]["seconds"]["median"] == pytest.approx(
         max(rec["at_best"]["rounds"], 1.0) * 0.6 / 4)
@@ -324,8 +327,19 @@ def test_rep_record_reads_the_bound_of_the_expected_answer() -> None:
                       "all_bounds": {"serialized": {"confirm": 1.41}}}}
     rec = bench_verdict.rep_record("threads", data, launched=0.0, process_wall=1.0,
                                    expected="serialized")
-    assert rec["at_best"] == bench_stats.rounds_at_best(steady, 1.41, -1, capacity=False,
-                                                        routes=2)
+    assert rec["at_best"] == bench_stats.rounds_at_best(steady, 1.41, "serialized",
+                                                        capacity=False, bound_route=True)
+
+
+def test_the_child_reads_the_rounds_the_test_used() -> None:
+    raw = [{"warmup": True, "values": {"speedup": 9.0}},
+           {"values": {"speedup": 2.0, "cpu_speedup": 2.0}, "excluded": ""},
+           {"values": {"speedup": 3.0, "cpu_speedup": 2.0}, "excluded": "foreign load"},
+           {"values": {"speedup": 1.0, "cpu_speedup": 1.5}, "excluded": ""}]
+    logs = verdict_child.decided_logs({"kind": "scaling", "raw": raw})
+    assert logs == {"speedup": [math.log(2.0), 0.0],
+                    "cpu_speedup": [math.log(2.0), math.log(1.5)]}
+    assert verdict_child.decided_logs({"kind": "release", "raw": raw}) == {}
 
 
 def test_the_hold_question_borrows_the_threads_peers_with_its_own_answers() -> None:

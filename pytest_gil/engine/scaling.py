@@ -164,7 +164,6 @@ class ScalingDesign(Design):
                  label: str, threshold: float | None = None) -> None:
         self.calls = list(calls)
         self.serial_calls = serial_sample(self.calls, workers)
-        self.serial_scale = len(self.calls) / len(self.serial_calls)
         self.threshold = threshold  # decide "at least / at most X" (stats module doc)
         self.executor = executor
         self.workers = workers
@@ -219,7 +218,7 @@ class ScalingDesign(Design):
                   par.gil_enabled_after}
         c = ser.cpu / ser.wall if ser.wall > 0 else math.nan
         p = par.cpu / par.wall if par.wall > 0 else math.nan
-        t_serial = ser.wall * self.serial_scale  # the time of all the tasks one by one
+        t_serial = ser.wall * len(self.calls) / len(self.serial_calls)  # all, one by one
         values = {"speedup": t_serial / par.wall if par.wall > 0 else math.nan,
                   "cpu_speedup": p / c if c > 0 else math.nan, "parallelism": p}
         record = {"t_serial": round(ser.wall, 6), "t_parallel": round(par.wall, 6),
@@ -250,7 +249,9 @@ class ScalingDesign(Design):
 def serial_sample(calls: Sequence[Call], workers: int) -> list[Call]:
     """The calls the serial phase runs: all of them, or — when every task is the same call
     (one function, the same arguments: ``measure_scaling(fn, x, tasks=8)``) — as many as
-    there are workers, the phase's time then scaled to all the tasks.
+    there are workers, the phase's time then scaled to all the tasks.  One per worker: the
+    serial phase then covers as many calls as the parallel phase runs at once, so it is never
+    shorter than a round of one task per worker was (its timing noise no larger).
 
     Identical calls take the same time one after another, so ``tasks / k`` times the time of
     ``k`` of them is the serial time of all ``tasks``; the parallel phase still runs every
@@ -531,9 +532,8 @@ def measure_scaling(
       that computes is the capacity the machine delivers to ``min(workers, tasks, usable
       CPUs)`` parallel workers, measured once per session (:mod:`pytest_gil.engine.capacity`);
       of work that waits (``cpu_bound=False``), ``min(workers, tasks)``; ``ideal=`` sets it.
-      With an ideal
-      ≤ 1, or a capacity not confidently above one CPU's work, nothing is measured:
-      "not-testable".
+      With an ideal ≤ 1, or a capacity not confidently above one CPU's work, nothing is
+      measured: "not-testable".
     * ``hypothesis``: stop as soon as this one (``"serialized"`` or ``"parallel"``) is
       decided; ``None`` stops at the first one decided.  Both verdicts are reported.
     * ``cpu_bound``: whether the work computes (the CPU-time signal, the capacity ideal, the

@@ -28,6 +28,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -555,9 +556,7 @@ def run_document(profile: Mapping[str, Any], label: str, *, options: Mapping[str
                  session: Mapping[str, Any], results: Sequence[Mapping[str, Any]],
                  tests: Mapping[str, Any]) -> dict[str, Any]:
     """The run document (``docs/REPORT_SCHEMA.md``) of a session or a standalone command."""
-    counts: dict[str, int] = {}
-    for rec in results:
-        counts[str(rec.get("verdict"))] = counts.get(str(rec.get("verdict")), 0) + 1
+    counts = Counter(str(rec.get("verdict")) for rec in results)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -572,7 +571,7 @@ def run_document(profile: Mapping[str, Any], label: str, *, options: Mapping[str
         "capacity": capacity_from_calibration(calibration),
         "workers": dict(workers),
         "session": dict(session),
-        "counts": counts,
+        "counts": dict(counts),
         "results": list(results),
         "tests": dict(tests),
     }

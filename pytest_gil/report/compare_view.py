@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 from .charts import INK, MUTED, Chart, render
 from .draw import (
     MARK,
-    ROW_AXIS,
-    ROW_LABELS,
-    ROW_PLOT,
     colour,
     log_domain,
     mark_style,
     ref_line,
     row_labels,
     rows_axes,
+    rows_size,
     verdict_class,
 )
 from .format import e, fmt_num, format_figure, format_quantity, md_cell, num_or_none
@@ -137,12 +135,12 @@ def _side_marks(chart: Chart, ax: Axes, c: Mapping[str, Any], y: float, which: s
     return x
 
 
-def _paint(comparisons: Sequence[Mapping[str, Any]], domain: tuple[float, float],
-           height: float) -> Callable[[Chart], None]:
+def _paint(comparisons: Sequence[Mapping[str, Any]], domain: tuple[float, float]
+           ) -> Callable[[Chart], None]:
     lo, hi = domain
 
     def paint(chart: Chart) -> None:
-        ax = rows_axes(chart, height, ROW * len(comparisons), lo, hi)
+        ax = rows_axes(chart, ROW * len(comparisons), lo, hi)
         ref_line(chart, ax, lo, hi)
         rows = []
         for k, c in enumerate(comparisons):
@@ -162,15 +160,13 @@ def _paint(comparisons: Sequence[Mapping[str, Any]], domain: tuple[float, float]
 
 
 def _chart(comparisons: Sequence[Mapping[str, Any]]) -> str:
-    height = ROW * len(comparisons) + 2 * ROW_AXIS
     desc = " ".join(
         f"{_label(c)}: baseline {format_figure(_fig(c, 'baseline')) or 'none'} "
         f"({_side(c, 'baseline').get('verdict')}), current "
         f"{format_figure(_fig(c, 'current')) or 'none'} ({_side(c, 'current').get('verdict')})."
         f" {_ratio_text(c)}" for c in comparisons)
     return render("baseline", "the baseline's and the current figures, check by check", desc,
-                  (ROW_LABELS + ROW_PLOT, height),
-                  _paint(comparisons, _domain(comparisons), height),
+                  rows_size(ROW * len(comparisons)), _paint(comparisons, _domain(comparisons)),
                   tight=True)
 
 

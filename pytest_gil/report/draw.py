@@ -105,13 +105,19 @@ ROW_AXIS = 30
 """Pixels above and below the rows: the tick labels of the axis, on both sides."""
 
 
-def rows_axes(chart: Chart, height: float, bottom: float, lo: float, hi: float,
-              unit: str = "") -> Axes:
-    """The axes of a chart of rows ``height`` pixels tall: labels on the left, a log axis over
-    ``[lo, hi]`` ticked above and below, rows from ``0`` (top) down to ``bottom``."""
-    width = ROW_LABELS + ROW_PLOT
+def rows_size(bottom: float) -> tuple[float, float]:
+    """The pixel size of a chart of rows reaching down to ``bottom``: the labels and the plot
+    wide, the rows and the axis above and below them tall."""
+    return ROW_LABELS + ROW_PLOT, bottom + 2 * ROW_AXIS
+
+
+def rows_axes(chart: Chart, bottom: float, lo: float, hi: float, unit: str = "") -> Axes:
+    """The axes of a chart of rows of :func:`rows_size` (``bottom``): labels on the left, a
+    log axis over ``[lo, hi]`` ticked above and below, rows from ``0`` (top) down to
+    ``bottom``."""
+    width, height = rows_size(bottom)
     ax = chart.figure.add_axes((ROW_LABELS / width, ROW_AXIS / height, ROW_PLOT / width,
-                                (height - 2 * ROW_AXIS) / height))
+                                bottom / height))
     ax.set_ylim(bottom, 0.0)
     log_axis(ax, lo, hi, unit)
     ax.tick_params(axis="x", top=True, labeltop=True)

@@ -17,9 +17,6 @@ from typing import TYPE_CHECKING
 
 from .charts import FONT_SIZE, INK, MUTED, Chart, render
 from .draw import (
-    ROW_AXIS,
-    ROW_LABELS,
-    ROW_PLOT,
     bound_lines,
     colour,
     cut_arrows,
@@ -28,6 +25,7 @@ from .draw import (
     ref_line,
     row_labels,
     rows_axes,
+    rows_size,
     verdict_class,
     zone_bands,
 )
@@ -187,12 +185,12 @@ def _labels(ax: Axes, placed: Sequence[Placed]) -> None:
                colours=[PALETTE["refuted"] if f else "" for f in flagged], bold=flagged)
 
 
-def _paint(placed: Sequence[Placed], domain: tuple[float, float], unit: str,
-           height: float) -> Callable[[Chart], None]:
+def _paint(placed: Sequence[Placed], domain: tuple[float, float], unit: str
+           ) -> Callable[[Chart], None]:
     lo, hi = domain
 
     def paint(chart: Chart) -> None:
-        ax = rows_axes(chart, height, placed[-1].bottom, lo, hi, unit)
+        ax = rows_axes(chart, placed[-1].bottom, lo, hi, unit)
         plotted = [p for p in placed if on_ratio_axis(p.row.figure)]
         banded = [(z, p.top + GAP, p.bottom - GAP) for p in plotted
                   if (z := zones(p.row.check)) is not None]
@@ -225,14 +223,12 @@ def _row_desc(row: Row, z: Zones | None) -> str:
 
 def _chart(rows: Sequence[Row]) -> str:
     placed = _place(rows)
-    height = placed[-1].bottom + 2 * ROW_AXIS
     units = {str(r.figure.get("unit") or "") for r in rows if r.figure and on_ratio_axis(r.figure)}
     unit = units.pop() if len(units) == 1 else ""
     desc = (f"{len(rows)} checks, each figure with its interval on one log axis over the zones "
             "of its hypothesis. " + "; ".join(_row_desc(r, zones(r.check)) for r in rows) + ".")
     return render("overview", "every check of the run: figure, interval and zones", desc,
-                  (ROW_LABELS + ROW_PLOT, height),
-                  _paint(placed, axis_domain(rows), unit, height),
+                  rows_size(placed[-1].bottom), _paint(placed, axis_domain(rows), unit),
                   tight=True)
 
 

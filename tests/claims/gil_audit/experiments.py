@@ -62,7 +62,6 @@ class _ProcessObjects:
     def __init__(self, n: int, processes: int, ctx: Any) -> None:
         self.n, self.processes, self.ctx = n, processes, ctx
         self.exitcodes: list[int | None] = []
-        self.children_cpu = 0.0
 
     def _start(self) -> tuple[list[Any], list[Any], list[Any]]:
         procs, gos, outs = [], [], []
@@ -79,7 +78,9 @@ class _ProcessObjects:
             outs.append(out_r)
         return procs, gos, outs
 
-    def parallel(self) -> tuple[float, float]:
+    def parallel(self) -> tuple[float, float, float]:
+        """Seconds from release to the last result, the children's CPU seconds in that span,
+        and their whole CPU time (start-up and warm-up included: the round's own CPU)."""
         procs, gos, outs = self._start()
         try:
             for o in outs:
@@ -100,8 +101,7 @@ class _ProcessObjects:
             for c in (*gos, *outs):
                 c.close()
         self.exitcodes = [p.exitcode for p in procs]
-        self.children_cpu = sum(r[4] for r in recs)
-        return t1 - t0, sum(r[2] for r in recs)
+        return t1 - t0, sum(r[2] for r in recs), sum(r[4] for r in recs)
 
     def serial(self) -> tuple[float, float]:
         c0, t0 = time.process_time(), time.perf_counter()
@@ -111,15 +111,15 @@ class _ProcessObjects:
 
     def __call__(self, index: int, flipped: bool) -> Round:
         if flipped:
-            t_p, c_p = self.parallel()
+            t_p, c_p, own = self.parallel()
             t_s, c_s = self.serial()
         else:
             t_s, c_s = self.serial()
-            t_p, c_p = self.parallel()
+            t_p, c_p, own = self.parallel()
         return Round({"speedup": t_s / t_p, "cpu_speedup": (c_p / t_p) / (c_s / t_s)},
                      {"t_serial": t_s, "t_parallel": t_p, "cpu_parallel": c_p,
                       "parallelism": c_p / t_p, "exitcodes": list(self.exitcodes)},
-                     other_cpu=self.children_cpu, serial_cpu_ratio=c_s / t_s)
+                     other_cpu=own, serial_cpu_ratio=c_s / t_s)
 
 
 def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,
