@@ -99,7 +99,7 @@ def _refuting_check(cpu_bound_value: float) -> Any:
                                                 cpu_bound_value * 0.95,
                                                 cpu_bound_value * 1.05, "x", 8)},
                  key="speedup", bounds={"parallel": {"confirm": 1.44, "refute": 1.16}},
-                 stop="decided")
+                 stop="decided", rounds=8, ideal=1.96)
 
 
 def _used(pairs: list[float | None]) -> capacity.CapacityEstimate:
@@ -166,3 +166,106 @@ def test_measure_rounds_examines_its_refutations_again(pairs: list[float | None]
                            signals=["speedup"], bound=["cpu_speedup"], ideal=used,
                            hypothesis="parallel", label="slow machine", warmup=False)
     assert check.verdict is Verdict.INCONCLUSIVE and check.stop == "capacity-fell"
+
+
+# a refutation the CPU-time bound does not back is repeated before it stands
+
+
+def _confirming_check(speedup: float) -> Any:
+    from pytest_gil.engine.check import Check, Figure
+
+    return Check(kind="scaling", label="calc in 4 processes", hypothesis="parallel",
+                 verdicts={"serialized": "refuted", "parallel": "confirmed"},
+                 figures={"speedup": Figure("speedup", speedup, speedup * 0.9,
+                                            speedup * 1.1, "x", 6)},
+                 key="speedup", bounds={"parallel": {"confirm": 1.44, "refute": 1.16}},
+                 stop="decided", rounds=6, elapsed=1.5)
+
+
+def _quiet(times: int) -> list[float | None]:
+    """``times`` estimates' worth of window pairs from a machine delivering ≈ 1.95×."""
+    return [math.log(v) for v in (1.9, 2.0, 2.0, 1.95) * (capacity.MIN_WINDOWS // 4 * times)]
+
+
+def test_a_refutation_a_second_check_does_not_repeat_is_inconclusive(
+        pairs: list[float | None]) -> None:
+    """The machine dipped for the first check's few seconds and was back before the capacity
+    was measured again (the case a capacity read after the check cannot see): the second
+    check confirms, so the first one's shortfall was the machine's, and the check says both."""
+    used = _used(pairs)
+    pairs[:] = _quiet(2)
+    ran: list[int] = []
+
+    def rerun() -> Any:
+        ran.append(1)
+        return _confirming_check(1.85)
+
+    first = _refuting_check(1.59)
+    out = capacity.recheck_refutation(first, used, rerun=rerun)
+    assert ran == [1]
+    assert dict(out.verdicts) == {"serialized": "inconclusive", "parallel": "inconclusive"}
+    assert out.stop == "not-replicated"
+    assert "speedup 0.90× [0.82, 1.00] (8 rounds)" in out.reason
+    assert "then speedup 1.85× [1.67, 2.04] (6 rounds)" in out.reason
+    assert out.extra["rerun"]["verdicts"]["parallel"] == "confirmed"
+    assert out.extra["capacity_after_rerun"]["value"] > 1.8
+    assert out.elapsed >= first.elapsed
+    from pytest_gil.report.why import why
+
+    assert why(out.to_dict()) == out.reason
+
+
+def test_a_refutation_repeated_on_a_machine_that_held_stands(
+        pairs: list[float | None]) -> None:
+    used = _used(pairs)
+    pairs[:] = _quiet(2)
+    out = capacity.recheck_refutation(_refuting_check(1.87), used,
+                                      rerun=lambda: _refuting_check(1.84))
+    assert out.verdicts["parallel"] == "refuted" and out.stop == "decided"
+    assert out.extra["rerun"]["verdicts"]["parallel"] == "refuted"
+    assert out.extra["rerun"]["figure"]["value"] == pytest.approx(0.90)
+
+
+def test_a_capacity_that_fell_during_the_second_check_does_not_back_it(
+        pairs: list[float | None]) -> None:
+    """Measured whole before the second check, slow after it: both refutations may be the
+    machine's."""
+    used = _used(pairs)
+    pairs[:] = _quiet(1) + [math.log(v) for v in (1.0, 1.1, 0.95, 1.05) * 6]
+    out = capacity.recheck_refutation(_refuting_check(1.87), used,
+                                      rerun=lambda: _refuting_check(1.84))
+    assert out.verdicts["parallel"] == "inconclusive" and out.stop == "capacity-fell"
+    assert out.extra["capacity_after_rerun"]["value"] < 1.2
+
+
+def test_no_second_check_when_the_capacity_has_already_fallen(
+        pairs: list[float | None]) -> None:
+    used = _used(pairs)
+    pairs[:] = [math.log(v) for v in (1.0, 1.1, 0.95, 1.05) * 6]
+    out = capacity.recheck_refutation(_refuting_check(1.87), used,
+                                      rerun=lambda: pytest.fail("run again"))
+    assert out.stop == "capacity-fell" and "rerun" not in out.extra
+
+
+def test_measure_rounds_repeats_a_refutation_before_it_stands(
+        pairs: list[float | None]) -> None:
+    """The wiring: the user's rounds read 0.9× with the CPUs busy, then — in the second
+    check — 1.95×; the machine measured whole between and after."""
+    from pytest_gil import measure_rounds
+
+    used = _used(pairs)
+    pairs[:] = _quiet(2)
+    runs = {"n": 0, "last": 10**9}
+
+    def round_fn(i: int, flip: bool) -> dict[str, float]:
+        if i <= runs["last"]:
+            runs["n"] += 1  # the round index starts again: a new check
+        runs["last"] = i
+        speedup = 0.9 if runs["n"] == 1 else 1.95
+        return {"speedup": speedup, "cpu_speedup": 1.9}
+
+    check = measure_rounds(round_fn, signals=["speedup"], bound=["cpu_speedup"], ideal=used,
+                           hypothesis="parallel", label="dip", warmup=False)
+    assert runs["n"] == 2
+    assert check.verdict is Verdict.INCONCLUSIVE and check.stop == "not-replicated"
+    assert check.extra["rerun"]["verdicts"]["parallel"] == "confirmed"

@@ -711,6 +711,42 @@ def test_a_refutation_by_the_speedup_alone_falls_when_the_capacity_fell(
     assert "capacity fell during the check: 2.00× [2.00, 2.00]" in r.reason
 
 
+def test_a_refutation_by_the_speedup_alone_is_run_again_before_it_stands(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dip that is over before the capacity is measured again: the CPUs were busy (P ≈ 2)
+    while the work got nowhere (speedup 1.0), and the machine is back when measured, so the
+    check runs again — and the processes scale.  The first refutation was the machine's."""
+    from pytest_gil.engine import capacity
+
+    estimate = capacity.delivered_capacity(2)
+    state = {"speedup": 1.0, "measured": 0}
+
+    def measured_again(workers: int, **kw: Any) -> capacity.CapacityEstimate:
+        state["measured"] += 1
+        state["speedup"] = 2.0  # the dip is over
+        return estimate
+
+    script(speedup=lambda: lognormal(rng, state["speedup"], 0.05)(),
+           parallelism=lognormal(rng, 2.0, 0.02))
+    monkeypatch.setattr(capacity, "measure_capacity", measured_again)
+    r = measure_scaling(noop, workers=2, hypothesis="parallel")
+    assert state["measured"] == 2  # before the second check and after it
+    assert r.verdicts["parallel"] == "inconclusive" and r.stop == "not-replicated"
+    assert "not repeated: speedup 1.00× [" in r.reason and "then speedup " in r.reason
+    assert r.extra["rerun"]["verdicts"]["parallel"] == "confirmed"
+
+
+def test_a_refutation_by_the_speedup_alone_stands_when_repeated(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None) -> None:
+    """Code that keeps the CPUs busy without getting work done (P ≈ 2, speedup 1.0) on a
+    machine that delivers: refuted, by two checks."""
+    script(speedup=lognormal(rng, 1.0, 0.05), parallelism=lognormal(rng, 2.0, 0.02))
+    r = measure_scaling(noop, workers=2, hypothesis="parallel")
+    assert r.verdicts["parallel"] == "refuted" and r.stop == "decided"
+    assert r.extra["rerun"]["verdicts"]["parallel"] == "refuted"
+
+
 # --------------------------------------------------------------------------------------------
 # the serial phase of identical calls
 

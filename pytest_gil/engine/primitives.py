@@ -102,14 +102,19 @@ def measure_rounds(
         return not_testable(kind=kind, label=label, hypothesis=word, what=what, reason=why,
                             ideal=ideal.value if isinstance(ideal, CapacityEstimate) else
                             float(ideal[0] if isinstance(ideal, tuple) else ideal))
-    design = FunctionDesign(round_fn, lambda: make_test(the_ideal, sigs, hyp, bound=bounds_),
-                            label=label, cpu_bound=cpu_bound, warmup=warmup)
-    run = run_rounds(design, budget=settings.resolve_budget(budget))
     names = {s: (s, (units or {}).get(s, "x")) for s in (*sigs, *bounds_)}
-    check = from_run(run, kind=kind, label=label, hypothesis=word, names=names, what=what,
-                     verdict_names={hyp: word} if word != hyp else None)
+    budget_s = settings.resolve_budget(budget)
+
+    def measure() -> Check:
+        design = FunctionDesign(round_fn, lambda: make_test(the_ideal, sigs, hyp, bound=bounds_),
+                                label=label, cpu_bound=cpu_bound, warmup=warmup)
+        return from_run(run_rounds(design, budget=budget_s), kind=kind, label=label,
+                        hypothesis=word, names=names, what=what,
+                        verdict_names={hyp: word} if word != hyp else None)
+
+    check = measure()
     if isinstance(ideal, CapacityEstimate):
-        check = recheck_refutation(check, ideal, bound=bounds_)
+        check = recheck_refutation(check, ideal, bound=bounds_, rerun=measure)
     record_check(check)
     return check
 

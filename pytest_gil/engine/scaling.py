@@ -390,22 +390,27 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
     the_ideal, why = _decided_against(threshold, ideal, nominal, waits, setup)
     if the_ideal is None:
         return skip(why)
-    design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool,
-                           ideal=the_ideal, hypothesis="parallel" if waiting else hypothesis,
-                           cpu_bound=cpu_bound, waiting=waiting, label=label,
-                           threshold=None if threshold is None else threshold[1])
-    with executor_for(executor, workers, pool) as design.pool:
-        run = run_rounds(design, budget=budget_s)
-    setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.signals))
-    if not waiting and hypothesis is None:
-        hyp = decided_hypothesis(run.verdicts())
-    check = from_run(run, kind=kind, label=label, hypothesis=hyp, names=SIGNAL_NAMES,
-                     setup=setup, what=what, verdict_names=names or None,
-                     runtime=prof.label())
+
+    def measure() -> Check:
+        design = ScalingDesign(calls, executor=executor, workers=workers, pool=pool,
+                               ideal=the_ideal, hypothesis="parallel" if waiting else hypothesis,
+                               cpu_bound=cpu_bound, waiting=waiting, label=label,
+                               threshold=None if threshold is None else threshold[1])
+        with executor_for(executor, workers, pool) as design.pool:
+            run = run_rounds(design, budget=budget_s)
+        setup.update(cpu_bound=bool(design.cpu_bound), signals=list(design.signals))
+        decided = (decided_hypothesis(run.verdicts()) if not waiting and hypothesis is None
+                   else hyp)
+        return from_run(run, kind=kind, label=label, hypothesis=decided, names=SIGNAL_NAMES,
+                        setup=setup, what=what, verdict_names=names or None,
+                        runtime=prof.label())
+
+    check = measure()
     if threshold is None and not waiting and isinstance(setup.get("capacity"), dict):
         from .capacity import CapacityEstimate, recheck_refutation
 
-        check = recheck_refutation(check, CapacityEstimate.from_dict(setup["capacity"]))
+        check = recheck_refutation(check, CapacityEstimate.from_dict(setup["capacity"]),
+                                   rerun=measure)
     return done(_as_result(check))
 
 
