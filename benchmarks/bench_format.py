@@ -56,12 +56,19 @@ def spread_text(s: object, unit: str = "s") -> str:
 
 def at_best_text(best: object) -> str:
     """A question's ``at_best`` summary (``bench_stats.summarise_reps``) as ``N [lo–hi]
-    rounds ≈ T [lo–hi]``; ``—`` when not measured."""
+    rounds ≈ T [lo–hi]`` (the variance known), then the same with the variance estimated in
+    the check when recorded; ``—`` when not measured."""
     if not isinstance(best, Mapping) or not best.get("rounds"):
         return "—"
-    t = best.get("seconds")
-    return (f"{spread_text(best['rounds'], '')} rounds"
-            + (f" ≈ {spread_text(t)}" if t else ""))
+    text = _rounds_seconds(best["rounds"], best.get("seconds"))
+    if best.get("rounds_t"):
+        text += (f" with the variance known; "
+                 f"{_rounds_seconds(best['rounds_t'], best.get('seconds_t'))} estimated")
+    return text
+
+
+def _rounds_seconds(rounds: object, seconds: object) -> str:
+    return f"{spread_text(rounds, '')} rounds" + (f" ≈ {spread_text(seconds)}" if seconds else "")
 
 
 def load(x: object) -> str:

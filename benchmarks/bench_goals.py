@@ -119,7 +119,7 @@ def _verdict_goal(qid: str, limit: float, rows: Mapping[str, Mapping[str, Any]],
               + (f", {o['error']} failed" if o.get("error") else "")
               + f"; elapsed {spread_text(s.get('elapsed'))}, end to end "
               f"{spread_text(s.get('wall'))}, rounds {spread_text(s.get('rounds'), '')}"
-              + (f"; at best {at_best_text(s['at_best'])} (variance known in advance)"
+              + (f"; at best {at_best_text(s['at_best'])}"
                  if s.get("at_best") else ""))
     if row.get("expected") is None:
         return _goal(f"verdict.{qid}", text, target,

@@ -93,6 +93,30 @@ def _ours_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                   "imports"], body)
 
 
+def _shared_variance(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Whether the repetitions could have shared a variance (``bench_stats.shared_variance``),
+    for the questions whose rounds scatter enough for it to matter (the known-variance figure
+    above one round)."""
+    out = []
+    for r in rows:
+        s = r.get("summary") or {}
+        sv, best = s.get("shared_variance"), (s.get("at_best") or {}).get("rounds") or {}
+        if not sv or not float(best.get("median") or 0) > 1:
+            continue
+        sd = sv["sd"]
+        out.append(f"- {r.get('question')}: per-round log-sd {sd['median']:.3f} "
+                   f"[{sd['min']:.3f}–{sd['max']:.3f}] over "
+                   f"{sv['reps']} repetitions (pooled {sv['pooled_sd']:.3f}); Bartlett's test "
+                   f"of equal variances p = {p_text(sv['bartlett_p'])}; the noisiest "
+                   f"repetition tested with the pooled sd would have had "
+                   f"{sv['worst_factor']:.0f}× its α per look")
+    if not out:
+        return []
+    return ["", "Could the repetitions share a variance (the lever a test pooling the "
+            "session's checks would pull)? Each repetition's own per-round spread, same "
+            "design, minutes apart:", "", *out]
+
+
 def _undecided(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     out = []
     for r in rows:
@@ -216,8 +240,11 @@ def _verdict_section(v: Mapping[str, Any]) -> list[str]:
         "test that knew each round's variance in advance would need to reach the expected "
         "answer at the engine's per-look α — (z·sd/margin)² from the repetition's own rounds "
         "(`bench_stats.rounds_at_best`); no test at that α does with fewer on that noise, "
-        "so a time goal below it cannot be met on the machine that measured it.", "",
-        *_ours_table(rows), *_undecided(rows), "",
+        "so a time goal below it cannot be met on the machine that measured it. The second "
+        "figure is the same for a test that estimates the variance from the check's own "
+        "rounds (one look, no trimming): the fewest n with t(α, n−1)·sd/√n ≤ margin — what a "
+        "check needs that does not borrow its variance from outside.", "",
+        *_ours_table(rows), *_shared_variance(rows), *_undecided(rows), "",
         "### Side by side", "", *_side_by_side(rows), *_peers_section(v, rows), "",
     ]
     return out

@@ -39,6 +39,7 @@ __all__ = [
     "prefix_decision",
     "rep_outcome",
     "rounds_at_best",
+    "shared_variance",
     "spread",
     "suite_phase_time",
     "summarise_reps",
@@ -263,6 +264,7 @@ def summarise_reps(reps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["to_decided"] = {key: median_to_decided([r.get(key) for r in reps], right)
                          for key in ("elapsed", "wall")}
     out["at_best"] = _at_best(measured)
+    out["shared_variance"] = shared_variance(measured)
     return out
 
 
@@ -270,17 +272,20 @@ def _at_best(measured: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The spread of :func:`rounds_at_best` over the repetitions (at least one round), and of
     the seconds those rounds take at each repetition's own seconds per round (its ``elapsed``
     over its ``rounds``: warm-up and statistics included)."""
-    rounds, seconds = [], []
-    for r in measured:
-        n, el, used = (r.get("at_best") or {}).get("rounds"), r.get("elapsed"), r.get("rounds")
-        if not isinstance(n, (int, float)):
-            continue
-        rounds.append(max(float(n), 1.0))
-        if isinstance(el, (int, float)) and isinstance(used, int) and used > 0:
-            seconds.append(rounds[-1] * float(el) / used)
-    if not rounds:
-        return None
-    return {"rounds": spread(rounds), "seconds": spread(seconds)}
+    out: dict[str, Any] = {}
+    for key, suffix in (("rounds", ""), ("rounds_t", "_t")):
+        rounds, seconds = [], []
+        for r in measured:
+            n, el, used = ((r.get("at_best") or {}).get(key), r.get("elapsed"),
+                           r.get("rounds"))
+            if not isinstance(n, (int, float)):
+                continue
+            rounds.append(max(float(n), 1.0))
+            if isinstance(el, (int, float)) and isinstance(used, int) and used > 0:
+                seconds.append(rounds[-1] * float(el) / used)
+        if rounds:
+            out.update({f"rounds{suffix}": spread(rounds), f"seconds{suffix}": spread(seconds)})
+    return out or None
 
 
 def rounds_at_best(log_values: Sequence[float], bound: float, claim: str, *, capacity: bool,
@@ -296,9 +301,15 @@ def rounds_at_best(log_values: Sequence[float], bound: float, claim: str, *, cap
 
     ``capacity``: the check was decided against the measured capacity (part of α is the
     capacity's); ``bound_route``: the CPU-time bound was a second route to the decision (they
-    share its α) — both as in :meth:`pytest_gil.stats.SequentialTest.alpha_route`.  Returns
-    ``{"rounds", "sd", "margin", "z"}``, or ``None`` with fewer rounds than the engine's first
-    look or the mean on the bound's wrong side.
+    share its α) — both as in :meth:`pytest_gil.stats.SequentialTest.alpha_route`.
+
+    ``rounds_t`` is the same for a test that estimates the variance from the check's own
+    rounds, as every per-check test must: the fewest ``n`` (from the engine's first look) at
+    which a one-sided t test at that α, one look, no trimming, and the sample sd equal to
+    this ``sd``, clears the margin — ``t(α, n − 1) · sd / √n ≤ margin``.  The engine's test
+    (looks, trimming) needs at least that; a time goal below it needs a variance known from
+    outside the check.  Returns ``{"rounds", "rounds_t", "sd", "margin", "z"}``, or ``None``
+    with fewer rounds than the engine's first look or the mean on the bound's wrong side.
     """
     from pytest_gil import stats as engine
 
@@ -311,9 +322,67 @@ def rounds_at_best(log_values: Sequence[float], bound: float, claim: str, *, cap
     ideal = (2.0, 2.0) if capacity else 2.0  # any testable ideal: only the α split is read
     test = engine.SequentialTest(ideal, primary=("signal",),
                                  bound=("cpu_speedup",) if bound_route else ())
-    z = float(sps.norm.isf(test.alpha_route(claim, "confirm")))
+    alpha = test.alpha_route(claim, "confirm")
+    z = float(sps.norm.isf(alpha))
     sd = statistics.stdev(log_values)
-    return {"rounds": (z * sd / margin) ** 2, "sd": sd, "margin": margin, "z": z}
+    return {"rounds": (z * sd / margin) ** 2,
+            "rounds_t": _rounds_t(alpha, sd, margin, engine.LOOKS[0]), "sd": sd,
+            "margin": margin, "z": z}
+
+
+def shared_variance(reps: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Whether the repetitions of one question could share a variance — the lever a session
+    that pools its checks' variances would pull.  From each repetition's per-round log-sd of
+    the deciding signal (``at_best.sd`` over its ``rounds``): the spread of the sd, the pooled
+    sd, Bartlett's test of equal variances (from the sds and degrees of freedom: its
+    statistic needs nothing else; it assumes normal rounds and is sensitive to heavy tails),
+    and ``worst_factor``: how many times its per-look α the noisiest repetition's
+    known-variance test would have had with the pooled sd in place of its own
+    (``Φ̄(z · pooled / sd) / Φ̄(z)``).  ``None`` with fewer than two repetitions that have
+    both figures."""
+    sds, dfs, zs = [], [], []
+    for r in reps:
+        best, n = r.get("at_best") or {}, r.get("rounds")
+        sd, z = best.get("sd"), best.get("z")
+        if (isinstance(sd, (int, float)) and sd > 0 and isinstance(n, int) and n > 1
+                and isinstance(z, (int, float))):
+            sds.append(float(sd))
+            dfs.append(n - 1)
+            zs.append(float(z))
+    if len(sds) < 2:
+        return None
+    k, total = len(sds), sum(dfs)
+    pooled2 = sum(df * sd * sd for df, sd in zip(dfs, sds, strict=True)) / total
+    stat = (total * math.log(pooled2)
+            - sum(df * math.log(sd * sd) for df, sd in zip(dfs, sds, strict=True)))
+    stat /= 1 + (sum(1 / df for df in dfs) - 1 / total) / (3 * (k - 1))
+    worst = max(range(k), key=lambda i: sds[i])
+    z = zs[worst]
+    factor = float(sps.norm.sf(z * math.sqrt(pooled2) / sds[worst]) / sps.norm.sf(z))
+    return {"sd": spread(sds), "pooled_sd": math.sqrt(pooled2), "reps": k,
+            "bartlett_p": float(sps.chi2.sf(stat, k - 1)), "worst_factor": factor}
+
+
+T_ROUNDS_MAX = 10_000
+"""Where :func:`_rounds_t` stops looking (a margin that small is "never" for a time goal)."""
+
+
+def _rounds_t(alpha: float, sd: float, margin: float, first: int) -> float:
+    """The fewest ``n ≥ first`` with ``t(alpha, n − 1) · sd / √n ≤ margin``, at most
+    :data:`T_ROUNDS_MAX` (a figure that stays finite in a median): the left side falls with
+    ``n``, so a bisection finds it."""
+    def clears(n: int) -> bool:
+        return float(sps.t.isf(alpha, n - 1)) * sd / math.sqrt(n) <= margin
+
+    if sd == 0 or clears(first):
+        return float(first)
+    if not clears(T_ROUNDS_MAX):
+        return float(T_ROUNDS_MAX)
+    lo, hi = first, T_ROUNDS_MAX  # clears(lo) is false, clears(hi) true
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if clears(mid) else (mid, hi)
+    return float(hi)
 
 
 # --------------------------------------------------------------------------------------------

@@ -279,7 +279,7 @@ def test_rep_record_times_the_verdict_from_the_childs_clock() -> None:
 
 
 def test_rounds_at_best_is_the_known_variance_sample_size() -> None:
-    from scipy.stats import norm
+    from scipy.stats import norm, t
 
     from pytest_gil import stats
 
@@ -289,6 +289,18 @@ def test_rounds_at_best_is_the_known_variance_sample_size() -> None:
     assert best is not None
     z = norm.isf(0.75 * stats.ALPHA_CONFIRM / len(stats.LOOKS))
     assert best["rounds"] == pytest.approx((z * sd / math.log(1.8 / 1.5)) ** 2)
+    # with the variance estimated: the first n whose t bound clears the margin
+    alpha = 0.75 * stats.ALPHA_CONFIRM / len(stats.LOOKS)
+    n = int(best["rounds_t"])
+    margin = math.log(1.8 / 1.5)
+    assert t.isf(alpha, n - 1) * sd / math.sqrt(n) <= margin
+    assert t.isf(alpha, n - 2) * sd / math.sqrt(n - 1) > margin
+    assert n > best["rounds"]
+    assert bench_stats.rounds_at_best([math.log(1.8)] * 3, 1.5, "parallel",
+                                      capacity=True)["rounds_t"] == stats.LOOKS[0]
+    thin = [math.log(1.5002) + d for d in (-0.05, 0.0, 0.05)]  # a margin of 1e-4, sd 0.05
+    assert bench_stats.rounds_at_best(thin, 1.5, "parallel", capacity=True)["rounds_t"] == (
+        bench_stats.T_ROUNDS_MAX)
     # less noise, fewer rounds; no capacity share of α, fewer still; two routes, more
     quiet = [math.log(1.8) + d / 4 for d in (-0.2, 0.0, 0.2, -0.1, 0.1)]
     assert bench_stats.rounds_at_best(quiet, 1.5, "parallel", capacity=True)["rounds"] == (
@@ -691,3 +703,28 @@ def test_update_keeps_the_sections_not_measured_now(tmp_path: Path) -> None:
         run._kept_sections(args, "3.13")
     plain = run.parse_args(["--only", "accuracy", "--out-dir", str(tmp_path)])
     assert run._kept_sections(plain, "3.11") == {}
+
+
+def test_shared_variance_is_bartletts_test_from_the_repetitions_sds() -> None:
+    from scipy.stats import bartlett, norm
+
+    rng = np.random.default_rng(3)
+    samples = [rng.normal(0.5, sd, n) for sd, n in ((0.1, 16), (0.2, 20), (0.15, 20))]
+    z = 3.76
+    reps = [{"rounds": len(x), "at_best": {"sd": float(np.std(x, ddof=1)), "z": z}}
+            for x in samples]
+    sv = bench_stats.shared_variance(reps)
+    assert sv is not None and sv["reps"] == 3
+    assert sv["bartlett_p"] == pytest.approx(bartlett(*samples).pvalue, rel=1e-9)
+    sds = [r["at_best"]["sd"] for r in reps]
+    pooled = math.sqrt(sum((len(x) - 1) * s * s for x, s in zip(samples, sds, strict=True))
+                       / sum(len(x) - 1 for x in samples))
+    assert sv["pooled_sd"] == pytest.approx(pooled)
+    assert sv["worst_factor"] == pytest.approx(norm.sf(z * pooled / max(sds)) / norm.sf(z))
+    assert sv["worst_factor"] > 1
+    # equal spreads: nothing against sharing, no inflation
+    same = [{"rounds": 20, "at_best": {"sd": 0.15, "z": z}}] * 4
+    sv = bench_stats.shared_variance(same)
+    assert sv["bartlett_p"] == pytest.approx(1.0) and sv["worst_factor"] == pytest.approx(1.0)
+    assert bench_stats.shared_variance(same[:1]) is None
+    assert bench_stats.shared_variance([{"rounds": 3}, {"at_best": None}]) is None
