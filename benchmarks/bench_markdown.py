@@ -359,6 +359,15 @@ def _accuracy_rows(acc: Mapping[str, Any]) -> tuple[list[list[object]], list[lis
     return totals, per_run
 
 
+def _needed_text(needed: object) -> str:
+    """``; needs 34 [21–80] rounds ≈ 14 s [8–30 s] (ran 20)`` for :func:`_accuracy_section`."""
+    if not isinstance(needed, Mapping) or not needed.get("rounds_t"):
+        return ""
+    return (f"; needs {spread_text(needed['rounds_t'], '')} rounds"
+            + (f" ≈ {spread_text(needed['seconds'])}" if needed.get("seconds") else "")
+            + f" (ran {spread_text(needed.get('rounds_run'), '')})")
+
+
 def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
     title = "## Accuracy (repeated claims-suite runs, soak.py)"
     skipped = _not_measured(title, acc)
@@ -381,9 +390,13 @@ def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
         a = acc.get(label) or {}
         for k, v in (a.get("claims_not_clean") or {}).items():
             notes.append(f"{label}: {k} — {v['wrong']} wrong, {v['inconclusive']} "
-                         f"inconclusive, {v.get('not_testable', 0)} not testable of {v['n']}")
+                         f"inconclusive, {v.get('not_testable', 0)} not testable of {v['n']}"
+                         + _needed_text(v.get("needed")))
     if notes:
-        out += ["", "Not always decided right:", "", *(f"- {n}" for n in notes)]
+        out += ["", "Not always decided right (*needs*: what the inconclusive verdicts' own "
+                "clean rounds say a t test at the engine's α would have needed to reach the "
+                "expected verdict, one look, no trimming — at least that; "
+                "`bench_stats.rounds_needed`):", "", *(f"- {n}" for n in notes)]
     return [*out, ""]
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "prefix_decision",
     "rep_outcome",
     "rounds_at_best",
+    "rounds_needed",
     "shared_variance",
     "spread",
     "suite_phase_time",
@@ -289,7 +290,8 @@ def _at_best(measured: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 
 def rounds_at_best(log_values: Sequence[float], bound: float, claim: str, *, capacity: bool,
-                   bound_route: bool = False) -> dict[str, float] | None:
+                   bound_route: bool = False, action: str = "confirm"
+                   ) -> dict[str, float] | None:
     """How many rounds confirming ``claim`` ("serialized" or "parallel") needs *at best*,
     from a check's own rounds: a one-sided z test whose per-round variance is known in
     advance (no t quantile, no trimming, one look) puts the mean of ``log_values`` beyond
@@ -308,21 +310,23 @@ def rounds_at_best(log_values: Sequence[float], bound: float, claim: str, *, cap
     which a one-sided t test at that α, one look, no trimming, and the sample sd equal to
     this ``sd``, clears the margin — ``t(α, n − 1) · sd / √n ≤ margin``.  The engine's test
     (looks, trimming) needs at least that; a time goal below it needs a variance known from
-    outside the check.  Returns ``{"rounds", "rounds_t", "sd", "margin", "z"}``, or ``None``
-    with fewer rounds than the engine's first look or the mean on the bound's wrong side.
+    outside the check.  ``action="refute"``: the same for refuting ``claim`` (its refute
+    bound, on the other side, at the refutations' α).  Returns ``{"rounds", "rounds_t", "sd",
+    "margin", "z"}``, or ``None`` with fewer rounds than the engine's first look or the mean
+    on the bound's wrong side.
     """
     from pytest_gil import stats as engine
 
     if not bound > 0 or len(log_values) < engine.LOOKS[0]:  # the engine's first look
         return None
-    side = engine.Route(("signal",), claim, "confirm").side  # type: ignore[arg-type]
+    side = engine.Route(("signal",), claim, action).side  # type: ignore[arg-type]
     margin = side * (statistics.fmean(log_values) - math.log(bound))
     if not margin > 0:
         return None
     ideal = (2.0, 2.0) if capacity else 2.0  # any testable ideal: only the α split is read
     test = engine.SequentialTest(ideal, primary=("signal",),
                                  bound=("cpu_speedup",) if bound_route else ())
-    alpha = test.alpha_route(claim, "confirm")
+    alpha = test.alpha_route(claim, action)
     z = float(sps.norm.isf(alpha))
     sd = statistics.stdev(log_values)
     return {"rounds": (z * sd / margin) ** 2,
@@ -361,6 +365,28 @@ def shared_variance(reps: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     factor = float(sps.norm.sf(z * math.sqrt(pooled2) / sds[worst]) / sps.norm.sf(z))
     return {"sd": spread(sds), "pooled_sd": math.sqrt(pooled2), "reps": k,
             "bartlett_p": float(sps.chi2.sf(stat, k - 1)), "worst_factor": factor}
+
+
+def rounds_needed(check: Mapping[str, Any], expected: str) -> dict[str, float] | None:
+    """What a report's scaling check that stopped undecided would have needed to reach the
+    ``expected`` verdict ("confirmed" or "refuted" of the hypothesis it tested), from its own
+    clean rounds of the key signal: :func:`rounds_at_best` against that decision's bound.
+    The α is taken without the capacity's share (the report does not say whether the check
+    used one), which only lowers the figure: it is at least what the check needed.
+    ``None`` for other checks, too few clean rounds, or a mean on the bound's wrong side (no
+    number of rounds would decide it)."""
+    claim = check.get("claim_tested")
+    action = {"confirmed": "confirm", "refuted": "refute"}.get(expected)
+    if check.get("kind") != "scaling" or claim not in ("serialized", "parallel") or not action:
+        return None
+    key = (check.get("figure") or {}).get("name") or "speedup"
+    bound = ((check.get("all_bounds") or {}).get(claim) or {}).get(action)
+    logs = [math.log(v) for r in check.get("raw") or ()
+            if isinstance(r, Mapping) and not r.get("warmup") and not r.get("suspect")
+            and isinstance(v := (r.get("values") or {}).get(key), (int, float)) and v > 0]
+    if not isinstance(bound, (int, float)):
+        return None
+    return rounds_at_best(logs, float(bound), claim, capacity=False, action=action)
 
 
 T_ROUNDS_MAX = 10_000

@@ -175,6 +175,18 @@ def accuracy(python: str, quiet: int, hog: int, hog_procs: int = 1, timeout: flo
     return out
 
 
+def _needed_summary(needed: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The rounds the inconclusive verdicts of a claim would have needed (variance estimated,
+    ``bench_stats.rounds_needed``) and, at each check's own seconds per round, the time."""
+    if not needed:
+        return None
+    rounds = [n["rounds_t"] for n in needed]
+    seconds = [n["rounds_t"] * n["seconds_per_round"] for n in needed]
+    return {"rounds_t": bench_stats.spread(rounds), "seconds": bench_stats.spread(seconds),
+            "rounds_run": bench_stats.spread(n["rounds"] for n in needed),
+            "n": len(needed)}
+
+
 def _decidable(claims: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The claims expected to be decided (confirmed or refuted), of a run or a summary."""
     return {k: row for k, row in claims.items()
@@ -209,7 +221,8 @@ def accuracy_rates(summary: dict[str, Any], runs: Sequence[dict[str, Any]]) -> d
         not_testable += row["not-testable"]
         if row["wrong"] or row["inconclusive"] or row["not-testable"]:
             per_claim[key] = {"n": n, "wrong": row["wrong"], "inconclusive": row["inconclusive"],
-                              "not_testable": row["not-testable"]}
+                              "not_testable": row["not-testable"],
+                              "needed": _needed_summary(row.get("needed") or [])}
     return {
         "runs": summary["runs"],
         "verdicts": decisions,

@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import re
 import shutil
@@ -278,10 +279,12 @@ def run_once(
     claims: dict[str, dict[str, Any]] = {}
     for rec in records:
         row = claims.setdefault(
-            claim_key(rec), {"verdicts": Counter(), "wrong": 0, "expected": set()}
+            claim_key(rec), {"verdicts": Counter(), "wrong": 0, "expected": set(), "needed": []}
         )
         verdict, expected = rec.get("verdict"), rec.get("expected")
         row["verdicts"][verdict] += 1
+        if verdict == "inconclusive" and (needed := _needed(rec)) is not None:
+            row["needed"].append(needed)
         if expected is not None:
             row["expected"].add(expected)
         if rec.get("wrong_from_terminal") or is_wrong(verdict, expected):
@@ -303,6 +306,7 @@ def run_once(
                 "verdicts": dict(v["verdicts"]),
                 "wrong": v["wrong"],
                 "expected": sorted(v["expected"]),
+                "needed": v["needed"],
             }
             for k, v in sorted(claims.items())
         },
@@ -314,19 +318,37 @@ def run_once(
     }
 
 
+def _needed(rec: dict[str, Any]) -> dict[str, float] | None:
+    """What an inconclusive claim's checks would have needed to reach its expected verdict
+    (``bench_stats.rounds_needed``, variance estimated): the fewest rounds among its checks,
+    with that check's rounds, elapsed and seconds per round."""
+    best: dict[str, float] | None = None
+    for check in rec.get("checks") or []:
+        if not isinstance(check, dict):
+            continue
+        need = bench_stats.rounds_needed(check, str(rec.get("expected") or ""))
+        if need is None or (best is not None and need["rounds_t"] >= best["rounds_t"]):
+            continue
+        rounds, elapsed = check.get("rounds") or 0, check.get("elapsed") or 0.0
+        best = {"rounds_t": need["rounds_t"], "rounds": rounds, "elapsed": elapsed,
+                "seconds_per_round": elapsed / rounds if rounds else math.nan}
+    return best
+
+
 # --------------------------------------------------------------------------------------------
 # summary
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     per_claim: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"verdicts": Counter(), "wrong": 0, "expected": set()}
+        lambda: {"verdicts": Counter(), "wrong": 0, "expected": set(), "needed": []}
     )
     for run in runs:
         for key, row in run["claims"].items():
             per_claim[key]["verdicts"].update(row["verdicts"])
             per_claim[key]["wrong"] += row["wrong"]
             per_claim[key]["expected"].update(row["expected"])
+            per_claim[key]["needed"].extend(row.get("needed") or [])
     outcomes: Counter[str] = Counter()
     for row in per_claim.values():
         outcomes.update(row["verdicts"])
@@ -337,6 +359,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "expected": sorted(v["expected"]),
                 **{verdict: v["verdicts"].get(verdict, 0) for verdict in VERDICTS},
                 "wrong": v["wrong"],
+                "needed": v["needed"],
             }
             for k, v in sorted(per_claim.items())
         },

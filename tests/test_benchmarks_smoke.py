@@ -728,3 +728,53 @@ def test_shared_variance_is_bartletts_test_from_the_repetitions_sds() -> None:
     assert sv["bartlett_p"] == pytest.approx(1.0) and sv["worst_factor"] == pytest.approx(1.0)
     assert bench_stats.shared_variance(same[:1]) is None
     assert bench_stats.shared_variance([{"rounds": 3}, {"at_best": None}]) is None
+
+
+def _undecided_check(speedups: list[float], *, suspect: int = 0) -> dict[str, Any]:
+    raw = [{"warmup": True, "values": {}}]
+    raw += [{"values": {"speedup": 0.5}, "suspect": True}] * suspect  # excluded
+    raw += [{"values": {"speedup": x, "parallelism": 1.9}} for x in speedups]
+    return {"kind": "scaling", "claim_tested": "parallel", "rounds": len(speedups),
+            "elapsed": 0.4 * len(speedups), "figure": {"name": "speedup"}, "raw": raw,
+            "all_bounds": {"parallel": {"confirm": 1.41, "refute": 1.19},
+                           "serialized": {"confirm": 1.41, "refute": 1.68}}}
+
+
+def test_rounds_needed_reads_an_undecided_checks_clean_rounds() -> None:
+    speedups = [1.6, 1.3, 1.9, 1.5, 1.7, 1.4] * 3
+    check = _undecided_check(speedups, suspect=2)
+    need = bench_stats.rounds_needed(check, "confirmed")
+    logs = [math.log(x) for x in speedups]
+    assert need == bench_stats.rounds_at_best(logs, 1.41, "parallel", capacity=False)
+    assert need is not None and need["rounds_t"] > len(speedups)
+    # refuting "parallel": its refute bound, the refutations' α — the mean is on the wrong side
+    assert bench_stats.rounds_needed(check, "refuted") is None
+    low = _undecided_check([1.1, 1.0, 1.2, 1.05])
+    refute = bench_stats.rounds_needed(low, "refuted")
+    assert refute == bench_stats.rounds_at_best([math.log(x) for x in (1.1, 1.0, 1.2, 1.05)],
+                                                1.19, "parallel", capacity=False,
+                                                action="refute")
+    assert refute is not None and refute["z"] > need["z"]  # α_refute < α_confirm
+    # not a scaling check, no expectation to reach, too few rounds: nothing
+    assert bench_stats.rounds_needed({**check, "kind": "release"}, "confirmed") is None
+    assert bench_stats.rounds_needed(check, "inconclusive") is None
+    assert bench_stats.rounds_needed(_undecided_check([1.6, 1.3]), "confirmed") is None
+
+
+def test_accuracy_reports_what_inconclusive_claims_needed() -> None:
+    rec = {"claim": "gil.processes-for-cpu", "verdict": "inconclusive", "expected": "confirmed",
+           "checks": [_undecided_check([1.6, 1.3, 1.9, 1.5, 1.7, 1.4] * 3)]}
+    needed = soak._needed(rec)
+    assert needed is not None and needed["rounds"] == 18
+    assert needed["seconds_per_round"] == pytest.approx(0.4)
+    summary = {"runs": 1, "leaked": 0, "timed_out": 0, "failed_runs": 0,
+               "claims": {"gil.processes-for-cpu": {
+                   "expected": ["confirmed"], "confirmed": 1, "refuted": 0,
+                   "inconclusive": 1, "not-testable": 0, "wrong": 0, "needed": [needed]}}}
+    rates = bench_suite.accuracy_rates(summary, [])
+    row = rates["claims_not_clean"]["gil.processes-for-cpu"]
+    assert row["needed"]["rounds_t"]["median"] == needed["rounds_t"]
+    assert row["needed"]["seconds"]["median"] == pytest.approx(needed["rounds_t"] * 0.4)
+    text = bench_markdown._needed_text(row["needed"])
+    assert text.startswith(f"; needs {needed['rounds_t']:g} rounds ≈ ") and "(ran 18)" in text
+    assert bench_markdown._needed_text(None) == ""
