@@ -85,7 +85,10 @@ def measure_rounds(
     (:mod:`pytest_gil.stats`).  ``hypothesis`` names the one the check is about (it stops
     once that one is decided), and ``claim`` the word the record uses for it (``"grows"``).
     ``cpu_bound=True`` applies the noise criteria of computing work (foreign load, a serial
-    phase short of a core).
+    phase short of a core).  Against a measured capacity, a refutation of "parallel" that no
+    ``bound`` signal backs is examined again
+    (:func:`~pytest_gil.engine.capacity.recheck_refutation`): ``round_fn`` may then be called
+    for a second check, its indices starting from 0 again.
 
     >>> check = measure_rounds(lambda i, flip: {"growth": 8.1}, signals=["growth"],
     ...                        ideal=8, hypothesis="parallel", label="cost grows")  # doctest: +SKIP
