@@ -21,6 +21,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, ThreadPoolExecutor
@@ -738,3 +739,39 @@ def test_remote_traceback_of_a_plain_exception_is_none() -> None:
     wrapped.__cause__ = err
     assert remote_traceback(wrapped) == err.remote_traceback
     assert "sub-interpreter 3" in str(err)
+
+
+def test_sub_interpreters_are_created_and_destroyed_one_at_a_time() -> None:
+    """CPython fails now and then to create a sub-interpreter while another thread creates or
+    destroys one (cpython#128381): the workers of a pool take turns at that, and only that."""
+    from pytest_gil.runtimes import subinterp_workers as workers
+
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def step(*args: Any) -> int:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        with lock:
+            inside[0] -= 1
+        return 1
+
+    fake = ModuleType("_interpreters")
+    fake.create = step  # type: ignore[attr-defined]
+    fake.destroy = step  # type: ignore[attr-defined]
+
+    errors: list[str] = []
+    state = types.SimpleNamespace(destroy_errors=errors)
+
+    def life() -> None:
+        iid = workers._create_interpreter("_interpreters", fake)
+        workers._cleanup(state, fake, iid, -1)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=life) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1 and not errors
+    assert not workers.LIFECYCLE.locked()

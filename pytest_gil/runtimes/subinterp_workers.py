@@ -43,10 +43,18 @@ from .subinterp_base import (
 )
 from .subinterp_remote import BOOTSTRAP, SUB_FUNCTIONS, TASK_SCRIPT
 
-__all__ = ["PoolState", "WorkItem", "WorkerInfo", "release_state", "warn_hung"]
+__all__ = ["LIFECYCLE", "PoolState", "WorkItem", "WorkerInfo", "release_state", "warn_hung"]
 
 _ATEXIT_TIMEOUT = 5.0
 """Seconds the exit hook waits for the workers of a pool not already reported hung."""
+
+LIFECYCLE = threading.Lock()
+"""Held while this process creates or destroys a sub-interpreter.  CPython fails now and then
+to create one while another thread creates or destroys one ("RuntimeError: Failed to import
+encodings module" → "InterpreterError: interpreter creation failed": cpython#128381 and
+#131485, 3.13/3.14; seen in this project's CI on 3.13.0, in a 2-worker pool whose workers
+start together).  One at a time costs a pool's start-up its other workers' creation time
+(milliseconds each); the work itself still runs in parallel."""
 
 
 class WorkItem:
@@ -214,9 +222,10 @@ def _run_string(api: str, mod: Any, iid: Any, script: str, shared: dict[str, Any
 
 
 def _create_interpreter(api: str, mod: Any) -> Any:
-    if api == "_xxsubinterpreters":
-        return mod.create(isolated=True)  # own GIL (the default, made explicit)
-    return mod.create("isolated")  # 3.13+: gil='own', no fork/exec, threads allowed
+    with LIFECYCLE:
+        if api == "_xxsubinterpreters":
+            return mod.create(isolated=True)  # own GIL (the default, made explicit)
+        return mod.create("isolated")  # 3.13+: gil='own', no fork/exec, threads allowed
 
 
 def _worker_main(state: PoolState, index: int) -> None:
@@ -317,7 +326,8 @@ def _describe(payload: bytes) -> str:
 def _cleanup(state: PoolState, mod: Any, iid: Any, fd: int) -> None:
     if iid is not None:
         try:
-            mod.destroy(iid)
+            with LIFECYCLE:
+                mod.destroy(iid)
         except Exception as exc:
             state.destroy_errors.append(f"sub-interpreter {int(iid)}: {type(exc).__name__}: {exc}")
     if fd >= 0:
