@@ -269,3 +269,38 @@ def test_measure_rounds_repeats_a_refutation_before_it_stands(
     assert runs["n"] == 2
     assert check.verdict is Verdict.INCONCLUSIVE and check.stop == "not-replicated"
     assert check.extra["rerun"]["verdicts"]["parallel"] == "confirmed"
+
+
+def test_share_nothing_workers_busy_in_parallel_leave_the_shortfall_to_the_machine(
+        pairs: list[float | None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Separate processes kept both CPUs busy (CPU-time bound 1.87× [1.78, 1.96], above the
+    refute bound) while the speedup read 0.90×: each CPU-second did half its serial work,
+    which share-nothing workers can only lose to the machine — inconclusive, at once."""
+    used = _used(pairs)
+    monkeypatch.setattr(capacity, "measure_capacity",
+                        lambda *a, **k: pytest.fail("measured again"))
+    out = capacity.recheck_refutation(_refuting_check(1.87), used, share_nothing=True,
+                                      rerun=lambda: pytest.fail("run again"))
+    assert dict(out.verdicts) == {"serialized": "inconclusive", "parallel": "inconclusive"}
+    assert out.stop == "machine-slowed"
+    assert "CPU-time speedup bound 1.87× [1.78, 1.96], above the refute bound 1.16" in out.reason
+    assert "each CPU-second did 0.48 of its serial work" in out.reason
+    from pytest_gil.report.why import why
+
+    assert why(out.to_dict()) == out.reason
+
+
+def test_share_nothing_workers_not_clearly_busy_are_examined_as_any_other(
+        pairs: list[float | None]) -> None:
+    """The CPU-time bound at 1.20× [1.14, 1.26] straddles the refute bound (1.16): the CPUs
+    were not demonstrably busy, so the capacity and a second check decide as for threads."""
+    used = _used(pairs)
+    pairs[:] = _quiet(2)
+    out = capacity.recheck_refutation(_refuting_check(1.20), used, share_nothing=True,
+                                      rerun=lambda: _refuting_check(1.20))
+    assert out.verdicts["parallel"] == "refuted" and "rerun" in out.extra
+    # threads (or anything that may contend) are never excused by their busy CPUs
+    pairs[:] = _quiet(2)
+    out = capacity.recheck_refutation(_refuting_check(1.87), used,
+                                      rerun=lambda: _refuting_check(1.87))
+    assert out.verdicts["parallel"] == "refuted" and out.stop == "decided"

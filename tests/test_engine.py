@@ -737,6 +737,21 @@ def test_a_refutation_by_the_speedup_alone_is_run_again_before_it_stands(
     assert r.extra["rerun"]["verdicts"]["parallel"] == "confirmed"
 
 
+def test_processes_busy_in_parallel_but_slow_are_the_machines(
+        script: Callable[..., Script], rng: np.random.Generator, two_cpus: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rounds on processes (they share nothing): the CPUs busy in parallel (P ≈ 2),
+    the speedup 1.0 — the machine did half the work per CPU-second; no second check."""
+    from pytest_gil.engine import capacity
+
+    monkeypatch.setattr(capacity, "measure_capacity",
+                        lambda *a, **k: pytest.fail("measured again"))
+    script(speedup=lognormal(rng, 1.0, 0.05), parallelism=lognormal(rng, 2.0, 0.02))
+    r = measure_scaling(noop, workers=2, executor="process", hypothesis="parallel")
+    assert r.verdicts["parallel"] == "inconclusive" and r.stop == "machine-slowed"
+    assert "each CPU-second did 0.5" in r.reason and "rerun" not in r.extra
+
+
 def test_a_refutation_by_the_speedup_alone_stands_when_repeated(
         script: Callable[..., Script], rng: np.random.Generator, two_cpus: None) -> None:
     """Code that keeps the CPUs busy without getting work done (P ≈ 2, speedup 1.0) on a

@@ -31,7 +31,11 @@ together do 0.99–1.02 of their alone-work per CPU-second on this project's VM)
 capacity — in one 3.13 check the CPU-time bound stayed at 1.77–1.96× while the work per
 CPU-second drifted between 0.73 and 0.99 over seconds, and the speedup with it — so it needs
 more rounds to clear the confirm bound, or stays *inconclusive*.  The verdict stays sound (the
-bound is an upper end); only its speed depends on the workload's own sensitivity.
+bound is an upper end); only its speed depends on the workload's own sensitivity.  The loss
+can be far larger and last minutes: in this project's CI on 3.12, ``calc`` in 2–4 busy
+processes did 0.63 of its serial work per CPU-second for two whole checks while the spinner
+read 1.90–1.93× — which is why a refutation of share-nothing workers that kept the CPUs busy
+is never taken from the speedup (:func:`recheck_refutation`).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from .. import settings
 
 if TYPE_CHECKING:
     from ..stats import IdealEstimate
-    from .check import Check
+    from .check import Check, Figure
 
 __all__ = [
     "CHUNK",
@@ -271,9 +275,21 @@ def _backed(check: Check, bound: Sequence[str]) -> bool:
     return False
 
 
+def _busy(check: Check, bound: Sequence[str]) -> Figure | None:
+    """The first ``bound`` figure whose whole interval lies above the refute bound: the CPUs
+    were demonstrably busy with the work in parallel (``None`` when no figure shows that)."""
+    refute = (check.bounds.get("parallel") or {}).get("refute", math.nan)
+    for name in bound:
+        fig = check.figures.get(name)
+        if fig is not None and fig.has_interval and fig.low > refute:
+            return fig
+    return None
+
+
 def recheck_refutation(check: Check, used: CapacityEstimate, *,
                        bound: Sequence[str] = ("cpu_speedup",),
-                       rerun: Callable[[], Check] | None = None) -> Check:
+                       rerun: Callable[[], Check] | None = None,
+                       share_nothing: bool = False) -> Check:
     """A refutation of "parallel" read against the session's capacity, examined again.
 
     The capacity is measured once a session, and a shared machine can deliver much less for
@@ -301,6 +317,18 @@ def recheck_refutation(check: Check, used: CapacityEstimate, *,
        when the second check decides otherwise the verdicts become *inconclusive* (stop
        ``"not-replicated"``) with both figures; when the capacity fell, as in 1.
 
+    Workers that share nothing (``share_nothing=True``: separate processes) cannot lose time
+    to contention of their own: when a ``bound`` figure's whole interval lies above the refute
+    bound (the CPUs were busy with the work in parallel), a speedup below it means each
+    CPU-second did less work than in the serial phase — the machine's loss (SMT siblings,
+    shared caches, memory bandwidth, a busy host), which no capacity estimate of another
+    workload measures.  Measured in this project's CI on 3.12: 4 × ``pool.apply_async(calc)``
+    on ``Pool(4)``, CPU-time bound 1.91× [1.87, 1.95], speedup 1.20× [1.14, 1.27] over 20
+    rounds — 0.63 of the serial work per CPU-second — while the spinner's capacity read 1.90×
+    just before and 1.93× just after, and a second check read 1.18×.  Such a refutation
+    becomes *inconclusive* at once (stop ``"machine-slowed"``), naming the work per
+    CPU-second; nothing is measured again.
+
     A refutation of parallel code then needs two checks, each wrong with probability at most
     α, wrong together and on a machine measured whole before and after; a true refutation
     (code that keeps the CPUs busy without getting work done: lock contention, shared cache
@@ -312,6 +340,9 @@ def recheck_refutation(check: Check, used: CapacityEstimate, *,
     """
     if not _against(check) or not used.measured or _backed(check, bound):
         return check
+    busy = _busy(check, bound) if share_nothing else None
+    if busy is not None:
+        return _machine_slowed(check, busy)
     t0 = time.perf_counter()
     fresh = measure_capacity(used.workers, windows=MIN_WINDOWS)
     extra: dict[str, Any] = {**check.extra, "capacity_recheck": fresh.to_dict()}
@@ -337,6 +368,24 @@ def recheck_refutation(check: Check, used: CapacityEstimate, *,
     return dataclasses.replace(check, verdicts=dict.fromkeys(check.verdicts, "inconclusive"),
                                stop=str(Stop.NOT_REPLICATED), reason=why, extra=extra,
                                elapsed=check.elapsed + spent)
+
+
+def _machine_slowed(check: Check, busy: Figure) -> Check:
+    """``check`` made inconclusive: its share-nothing workers kept the CPUs busy (``busy``)
+    while the speedup fell short, so the machine, not the code, did less per CPU-second."""
+    from .rounds import Stop
+
+    refute = (check.bounds.get("parallel") or {}).get("refute", math.nan)
+    key = check.figures.get(check.key)
+    per_cpu = (f"; each CPU-second did {key.value / busy.value:.2f} of its serial work"
+               if key is not None and busy.value > 0 else "")
+    why = (f"the workers share nothing and ran in parallel ({busy.name} {busy.format()}, "
+           f"above the refute bound {refute:.2f}), yet the {check.key} was "
+           f"{key.format() if key is not None else 'short'}{per_cpu}: the machine's loss "
+           "(SMT siblings, shared caches, memory bandwidth, a busy host), which this check "
+           "cannot tell from work that does not run in parallel")
+    return dataclasses.replace(check, verdicts=dict.fromkeys(check.verdicts, "inconclusive"),
+                               stop=str(Stop.MACHINE_SLOWED), reason=why)
 
 
 def _capacity_fell(check: Check, used: CapacityEstimate, fresh: CapacityEstimate,

@@ -69,6 +69,7 @@ def measure_rounds(
     budget: float | None = None,
     kind: str = "ratio",
     what: str = "",
+    share_nothing: bool = False,
 ) -> Check:
     """Decide a ratio you measure yourself, with the same loop as every other check.
 
@@ -88,7 +89,10 @@ def measure_rounds(
     phase short of a core).  Against a measured capacity, a refutation of "parallel" that no
     ``bound`` signal backs is examined again
     (:func:`~pytest_gil.engine.capacity.recheck_refutation`): ``round_fn`` may then be called
-    for a second check, its indices starting from 0 again.
+    for a second check, its indices starting from 0 again.  ``share_nothing=True`` says your
+    parallel workers share no memory, locks or interpreter (separate processes): a refutation
+    by the speedup while a ``bound`` signal's interval lies above the refute bound is then the
+    machine's loss per CPU-second, and the check says *inconclusive* instead.
 
     >>> check = measure_rounds(lambda i, flip: {"growth": 8.1}, signals=["growth"],
     ...                        ideal=8, hypothesis="parallel", label="cost grows")  # doctest: +SKIP
@@ -117,7 +121,8 @@ def measure_rounds(
 
     check = measure()
     if isinstance(ideal, CapacityEstimate):
-        check = recheck_refutation(check, ideal, bound=bounds_, rerun=measure)
+        check = recheck_refutation(check, ideal, bound=bounds_, rerun=measure,
+                                   share_nothing=share_nothing)
     record_check(check)
     return check
 

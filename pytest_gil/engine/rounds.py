@@ -154,6 +154,10 @@ class Stop(str, enum.Enum):
     CAPACITY_FELL = "capacity-fell"
     """Set after the loop: the machine's capacity fell during the check
     (:func:`pytest_gil.engine.capacity.recheck_refutation`)."""
+    MACHINE_SLOWED = "machine-slowed"
+    """Set after the loop: workers that share nothing kept the CPUs busy while the speedup
+    fell short — the machine did less per CPU-second
+    (:func:`pytest_gil.engine.capacity.recheck_refutation`)."""
     NOT_REPLICATED = "not-replicated"
     """Set after the loop: a refutation the CPU-time bound did not back was not repeated by
     a second check right after (:func:`pytest_gil.engine.capacity.recheck_refutation`)."""

@@ -410,7 +410,7 @@ def _measure(fn: Callable[..., Any], calls: list[Call], *, waiting: bool, execut
         from .capacity import CapacityEstimate, recheck_refutation
 
         check = recheck_refutation(check, CapacityEstimate.from_dict(setup["capacity"]),
-                                   rerun=measure)
+                                   rerun=measure, share_nothing=executor == "process")
     return done(_as_result(check))
 
 

@@ -54,7 +54,7 @@ def why(check: Mapping[str, Any], *, ascii_only: bool = False) -> str:
         return f"not testable: {reason}" if reason else "not testable here"
     if check.get("kind") == "functional" or not (verdict or stop):
         return "" if verdict in DECIDED else reason
-    if stop in ("capacity-fell", "not-replicated"):
+    if stop in ("capacity-fell", "not-replicated", "machine-slowed"):
         return reason
     if stop == "gil-changed":
         return "the GIL changed during the check: rounds under two runtimes cannot be pooled"

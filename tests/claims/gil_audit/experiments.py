@@ -148,7 +148,7 @@ def measure_process_objects(n: int, *, processes: int = 4, usable_cpus: int,
     check = measure_rounds(fn, signals=("speedup",), bound=("cpu_speedup",),
                            ideal=ideal, hypothesis="parallel",
                            label=f"Process(target=calc) × {processes}", kind="scaling",
-                           cpu_bound=True, budget=budget,
+                           cpu_bound=True, budget=budget, share_nothing=True,
                            what=f"{processes} × Process(target=calc, args=(i,)) started, "
                                 f"released together, joined vs calc() {processes} times")
     codes = sorted({c for r in check.raw for c in r.get("exitcodes", [])}, key=str)
