@@ -359,6 +359,14 @@ def _accuracy_rows(acc: Mapping[str, Any]) -> tuple[list[list[object]], list[lis
     return totals, per_run
 
 
+def _stops_text(stops: object) -> str:
+    """`` (stopped: last-look 5, not-replicated 1)``: why the undecided checks stopped."""
+    if not isinstance(stops, Mapping) or not stops:
+        return ""
+    ranked = sorted(stops.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    return " (stopped: " + ", ".join(f"{k} {n}" for k, n in ranked) + ")"
+
+
 def _needed_text(needed: object) -> str:
     """``; needs 34 [21–80] rounds ≈ 14 s [8–30 s] (ran 20)`` for :func:`_accuracy_section`."""
     if not isinstance(needed, Mapping) or not needed.get("rounds_t"):
@@ -391,7 +399,7 @@ def _accuracy_section(acc: Mapping[str, Any]) -> list[str]:
         for k, v in (a.get("claims_not_clean") or {}).items():
             notes.append(f"{label}: {k} — {v['wrong']} wrong, {v['inconclusive']} "
                          f"inconclusive, {v.get('not_testable', 0)} not testable of {v['n']}"
-                         + _needed_text(v.get("needed")))
+                         + _stops_text(v.get("stops")) + _needed_text(v.get("needed")))
     if notes:
         out += ["", "Not always decided right (*needs*: what the inconclusive verdicts' own "
                 "clean rounds say a t test at the engine's α would have needed to reach the "

@@ -222,7 +222,8 @@ def accuracy_rates(summary: dict[str, Any], runs: Sequence[dict[str, Any]]) -> d
         if row["wrong"] or row["inconclusive"] or row["not-testable"]:
             per_claim[key] = {"n": n, "wrong": row["wrong"], "inconclusive": row["inconclusive"],
                               "not_testable": row["not-testable"],
-                              "needed": _needed_summary(row.get("needed") or [])}
+                              "needed": _needed_summary(row.get("needed") or []),
+                              "stops": dict(row.get("stops") or {})}
     return {
         "runs": summary["runs"],
         "verdicts": decisions,

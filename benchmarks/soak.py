@@ -279,12 +279,15 @@ def run_once(
     claims: dict[str, dict[str, Any]] = {}
     for rec in records:
         row = claims.setdefault(
-            claim_key(rec), {"verdicts": Counter(), "wrong": 0, "expected": set(), "needed": []}
+            claim_key(rec), {"verdicts": Counter(), "wrong": 0, "expected": set(), "needed": [],
+                             "stops": Counter()}
         )
         verdict, expected = rec.get("verdict"), rec.get("expected")
         row["verdicts"][verdict] += 1
-        if verdict == "inconclusive" and (needed := _needed(rec)) is not None:
-            row["needed"].append(needed)
+        if verdict == "inconclusive":
+            row["stops"].update(_stops(rec))
+            if (needed := _needed(rec)) is not None:
+                row["needed"].append(needed)
         if expected is not None:
             row["expected"].add(expected)
         if rec.get("wrong_from_terminal") or is_wrong(verdict, expected):
@@ -307,6 +310,7 @@ def run_once(
                 "wrong": v["wrong"],
                 "expected": sorted(v["expected"]),
                 "needed": v["needed"],
+                "stops": dict(v["stops"]),
             }
             for k, v in sorted(claims.items())
         },
@@ -316,6 +320,13 @@ def run_once(
         "unattributed": unattributed,
         "kept": str(kept) if kept else None,
     }
+
+
+def _stops(rec: dict[str, Any]) -> list[str]:
+    """Why an inconclusive claim's checks stopped (``last-look``, ``not-replicated``, …):
+    one entry per check that is not itself decided."""
+    return [str(c.get("stop") or "?") for c in rec.get("checks") or []
+            if isinstance(c, dict) and c.get("verdict") not in ("confirmed", "refuted")]
 
 
 def _needed(rec: dict[str, Any]) -> dict[str, float] | None:
@@ -341,7 +352,8 @@ def _needed(rec: dict[str, Any]) -> dict[str, float] | None:
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     per_claim: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"verdicts": Counter(), "wrong": 0, "expected": set(), "needed": []}
+        lambda: {"verdicts": Counter(), "wrong": 0, "expected": set(), "needed": [],
+                 "stops": Counter()}
     )
     for run in runs:
         for key, row in run["claims"].items():
@@ -349,6 +361,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             per_claim[key]["wrong"] += row["wrong"]
             per_claim[key]["expected"].update(row["expected"])
             per_claim[key]["needed"].extend(row.get("needed") or [])
+            per_claim[key]["stops"].update(row.get("stops") or {})
     outcomes: Counter[str] = Counter()
     for row in per_claim.values():
         outcomes.update(row["verdicts"])
@@ -360,6 +373,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 **{verdict: v["verdicts"].get(verdict, 0) for verdict in VERDICTS},
                 "wrong": v["wrong"],
                 "needed": v["needed"],
+                "stops": dict(v["stops"]),
             }
             for k, v in sorted(per_claim.items())
         },

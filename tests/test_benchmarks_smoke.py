@@ -771,8 +771,16 @@ def test_accuracy_reports_what_inconclusive_claims_needed() -> None:
                "claims": {"gil.processes-for-cpu": {
                    "expected": ["confirmed"], "confirmed": 1, "refuted": 0,
                    "inconclusive": 1, "not-testable": 0, "wrong": 0, "needed": [needed]}}}
+    summary["claims"]["gil.processes-for-cpu"]["stops"] = {"last-look": 1}
     rates = bench_suite.accuracy_rates(summary, [])
     row = rates["claims_not_clean"]["gil.processes-for-cpu"]
+    assert row["stops"] == {"last-look": 1}
+    assert soak._stops({"checks": [{"verdict": "inconclusive", "stop": "not-replicated"},
+                                   {"verdict": "confirmed", "stop": "decided"}]}) == [
+        "not-replicated"]
+    assert bench_markdown._stops_text({"not-replicated": 1, "last-look": 5}) == (
+        " (stopped: last-look 5, not-replicated 1)")
+    assert bench_markdown._stops_text({}) == ""
     assert row["needed"]["rounds_t"]["median"] == needed["rounds_t"]
     assert row["needed"]["seconds"]["median"] == pytest.approx(needed["rounds_t"] * 0.4)
     text = bench_markdown._needed_text(row["needed"])
