@@ -267,23 +267,32 @@ def _against(check: Check) -> bool:
 def _backed(check: Check, bound: Sequence[str]) -> bool:
     """Whether a ``bound`` figure (the CPU-time bound) lies below the refute bound by itself:
     the work did not keep the CPUs busy, which no slowness of the CPUs explains."""
-    refute = (check.bounds.get("parallel") or {}).get("refute", math.nan)
-    for name in bound:
-        fig = check.figures.get(name)
-        if fig is not None and math.isfinite(fig.value) and fig.value < refute:
-            return True
-    return False
+    refute = _refute_bound(check)
+    return any(math.isfinite(f.value) and f.value < refute for f in _figures(check, bound))
 
 
 def _busy(check: Check, bound: Sequence[str]) -> Figure | None:
     """The first ``bound`` figure whose whole interval lies above the refute bound: the CPUs
-    were demonstrably busy with the work in parallel (``None`` when no figure shows that)."""
-    refute = (check.bounds.get("parallel") or {}).get("refute", math.nan)
-    for name in bound:
-        fig = check.figures.get(name)
-        if fig is not None and fig.has_interval and fig.low > refute:
-            return fig
-    return None
+    were demonstrably busy with the work in parallel (``None`` when no figure shows that).
+    The interval is the figure's own (one-sided, at the per-look confirm α): a CPU-time
+    bound that clears the refute bound at the level a confirmation needs is as sure as any
+    verdict the check gives."""
+    refute = _refute_bound(check)
+    return next((f for f in _figures(check, bound) if f.has_interval and f.low > refute), None)
+
+
+def _refute_bound(check: Check) -> float:
+    return float((check.bounds.get("parallel") or {}).get("refute", math.nan))
+
+
+def _figures(check: Check, names: Sequence[str]) -> list[Figure]:
+    return [f for n in names if (f := check.figures.get(n)) is not None]
+
+
+def _undecided(check: Check, stop: str, why: str, **changes: Any) -> Check:
+    """``check`` with every verdict *inconclusive*, stopped for ``why``."""
+    return dataclasses.replace(check, verdicts=dict.fromkeys(check.verdicts, "inconclusive"),
+                               stop=stop, reason=why, **changes)
 
 
 def recheck_refutation(check: Check, used: CapacityEstimate, *,
@@ -365,9 +374,8 @@ def recheck_refutation(check: Check, used: CapacityEstimate, *,
            f"a second check right after, the machine delivering {fresh.format()} between "
            f"them and {after.format()} after; the first check's shortfall was the machine's "
            "for a while, not the code's")
-    return dataclasses.replace(check, verdicts=dict.fromkeys(check.verdicts, "inconclusive"),
-                               stop=str(Stop.NOT_REPLICATED), reason=why, extra=extra,
-                               elapsed=check.elapsed + spent)
+    return _undecided(check, str(Stop.NOT_REPLICATED), why, extra=extra,
+                      elapsed=check.elapsed + spent)
 
 
 def _machine_slowed(check: Check, busy: Figure) -> Check:
@@ -375,7 +383,7 @@ def _machine_slowed(check: Check, busy: Figure) -> Check:
     while the speedup fell short, so the machine, not the code, did less per CPU-second."""
     from .rounds import Stop
 
-    refute = (check.bounds.get("parallel") or {}).get("refute", math.nan)
+    refute = _refute_bound(check)
     key = check.figures.get(check.key)
     per_cpu = (f"; each CPU-second did {key.value / busy.value:.2f} of its serial work"
                if key is not None and busy.value > 0 else "")
@@ -384,8 +392,7 @@ def _machine_slowed(check: Check, busy: Figure) -> Check:
            f"{key.format() if key is not None else 'short'}{per_cpu}: the machine's loss "
            "(SMT siblings, shared caches, memory bandwidth, a busy host), which this check "
            "cannot tell from work that does not run in parallel")
-    return dataclasses.replace(check, verdicts=dict.fromkeys(check.verdicts, "inconclusive"),
-                               stop=str(Stop.MACHINE_SLOWED), reason=why)
+    return _undecided(check, str(Stop.MACHINE_SLOWED), why)
 
 
 def _capacity_fell(check: Check, used: CapacityEstimate, fresh: CapacityEstimate,
@@ -398,9 +405,8 @@ def _capacity_fell(check: Check, used: CapacityEstimate, fresh: CapacityEstimate
     why = (f"the machine's capacity fell during the check: {used.format()} when the session "
            f"measured it, {fresh.format()} just after; a speedup below the refute bound "
            "may be the machine's, not the code's")
-    return dataclasses.replace(check, verdicts=dict.fromkeys(check.verdicts, "inconclusive"),
-                               stop=str(Stop.CAPACITY_FELL), reason=why, extra=extra,
-                               elapsed=check.elapsed + spent)
+    return _undecided(check, str(Stop.CAPACITY_FELL), why, extra=extra,
+                      elapsed=check.elapsed + spent)
 
 
 def _key_text(check: Check) -> str:
